@@ -1,0 +1,3 @@
+from gansearch.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Command line: argv in, exit codes out. Nothing imports this package."""

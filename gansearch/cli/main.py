@@ -1,0 +1,106 @@
+"""`gansearch` commands. Heavy imports (torch) happen inside the commands that need them, so
+`gansearch --help` and `gansearch validate` stay fast; every user mistake ends as one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from gansearch.errors import ConfigErrors, GansearchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find GAN hyperparameters that converge.")
+
+SpaceArg = typer.Argument(..., help="A space file, e.g. search_spaces/digits.yaml", show_default=False)
+SetOpt = typer.Option(None, "--set", help="Override a field: train.steps=100, or a hyperparameter: lr_d=1e-3")
+
+
+def _load(space: Path, overrides: list[str]):  # -> SpaceFile
+    from gansearch.config import load
+
+    return load(space, overrides)
+
+
+@app.command()
+def validate(space: Path = SpaceArg, set_: Optional[list[str]] = SetOpt) -> None:
+    """Check a space file (schema, names, `when`, data present) and print the resolved config."""
+    import yaml
+
+    from gansearch.config import fixed_params
+    from gansearch.data.locate import locate
+
+    cfg = _load(space, set_ or [])
+    locate(cfg.data)
+    body = cfg.model_dump(mode="json", exclude={"space"})
+    body["space"] = {k: (v.model_dump(exclude_none=True) if hasattr(v, "model_dump") else v) for k, v in cfg.space.items()}
+    body["resolved_params"] = fixed_params(cfg.space)
+    typer.echo(yaml.safe_dump(body, sort_keys=False).rstrip())
+    typer.echo(f"ok: {space} is valid", err=True)
+
+
+@app.command()
+def train(
+    space: Path = SpaceArg,
+    out: Path = typer.Option(..., "--out", help="Run folder; run again with the same folder to resume"),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Override train.steps"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override train.seed"),
+    set_: Optional[list[str]] = SetOpt,
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
+) -> None:
+    """Train ONE GAN with the space file's fixed values (distributions take their default)."""
+    overrides = list(set_ or [])
+    if steps is not None:
+        overrides.append(f"train.steps={steps}")
+    if seed is not None:
+        overrides.append(f"train.seed={seed}")
+    cfg = _load(space, overrides)
+    from gansearch.data.locate import locate
+
+    locate(cfg.data)
+    from gansearch.cli.progress import run_with_progress
+
+    summary = run_with_progress(cfg, out, quiet=quiet)
+    final = summary.get("final", {})
+    status = summary["status"]
+    line = f"{status}: {summary['steps']} steps"
+    if final.get("fid") is not None:
+        line += f", fid {final['fid']:.3f} (best {summary['best_fid']:.3f} at step {summary['best_step']})"
+    if status == "diverged":
+        line += f"; {summary['diverged_what']} not finite at step {summary['diverged_step']}"
+    typer.echo(line)
+    typer.echo(f"metrics: {out / 'metrics.json'}  (per evaluation: {out / 'metrics.jsonl'})")
+    if final.get("grid"):
+        typer.echo(f"samples: {out / final['grid']}")
+    if status == "diverged":
+        raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, standalone_mode=False)
+    except ConfigErrors as e:
+        for err in e.errors:
+            typer.echo(str(err), err=True)
+        sys.exit(2)
+    except GansearchError as e:
+        typer.echo(str(e).replace("\n", " "), err=True)
+        sys.exit(2)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:  # click's usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

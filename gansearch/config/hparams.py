@@ -1,0 +1,82 @@
+"""The trainer's searchable hyperparameters: one name each, used verbatim in YAML, code, Optuna and MLflow.
+
+Each entry says what values are legal and which balance strategy or loss it belongs to, so `when:`
+conditions can be checked and a parameter that never applies can be reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gansearch.config.names import BALANCE, LOSSES
+
+
+@dataclass(frozen=True)
+class HParam:
+    kind: str  # "float" | "int" | "choice"
+    default: Any
+    low: float | None = None  # inclusive
+    high: float | None = None  # inclusive unless high_open
+    high_open: bool = False
+    low_open: bool = False
+    choices: tuple[str, ...] = ()
+    used_when: tuple[str, str] | None = None  # (param, value) under which the parameter matters
+    doc: str = ""
+
+    def rule(self) -> str:
+        if self.kind == "choice":
+            return "must be one of " + ", ".join(self.choices)
+        lo = "(" if self.low_open else "["
+        hi = ")" if self.high_open else "]"
+        hi_v = "inf" if self.high is None else f"{self.high:g}"
+        noun = "an integer" if self.kind == "int" else "a number"
+        return f"must be {noun} in {lo}{self.low:g}, {hi_v}{hi}"
+
+    def check(self, value: Any) -> bool:
+        if self.kind == "choice":
+            return isinstance(value, str) and value in self.choices
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind == "int" and not (isinstance(value, int) or float(value).is_integer()):
+            return False
+        if value != value or value in (float("inf"), float("-inf")):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            return False
+        return True
+
+
+HPARAMS: dict[str, HParam] = {
+    "lr_g": HParam("float", 2e-4, 0.0, 1.0, low_open=True, doc="Adam learning rate of G"),
+    "lr_d": HParam("float", 2e-4, 0.0, 1.0, low_open=True, doc="Adam learning rate of D (unless ttur)"),
+    "beta1": HParam("float", 0.5, 0.0, 1.0, high_open=True, doc="Adam beta1 for G and D"),
+    "beta2": HParam("float", 0.999, 0.0, 1.0, high_open=True, doc="Adam beta2 for G and D"),
+    "weight_decay": HParam("float", 0.0, 0.0, 1.0, doc="L2 weight decay for G and D"),
+    "loss": HParam("choice", "non_saturating", choices=LOSSES, doc="adversarial loss"),
+    "gp_weight": HParam("float", 10.0, 0.0, 1e4, used_when=("loss", "wgan_gp"), doc="gradient penalty"),
+    "balance": HParam("choice", "none", choices=BALANCE, doc="G/D balance strategy"),
+    "ttur_ratio": HParam(
+        "float", 4.0, 0.0, 1e3, low_open=True, used_when=("balance", "ttur"), doc="lr_d = ttur_ratio * lr_g"
+    ),
+    "n_critic": HParam("int", 5, 1, 100, used_when=("balance", "n_critic"), doc="D steps per G step"),
+    "d_threshold": HParam(
+        "float", 0.3, 0.0, 1e3, used_when=("balance", "skip_d"), doc="skip D steps while D loss < this"
+    ),
+    "smoothing": HParam(
+        "float", 0.1, 0.0, 0.5, used_when=("balance", "label_smoothing"), doc="real target = 1 - smoothing"
+    ),
+    "noise_std": HParam(
+        "float", 0.1, 0.0, 10.0, used_when=("balance", "instance_noise"), doc="instance noise std at step 0"
+    ),
+    "noise_anneal_steps": HParam(
+        "int", 0, 0, 1e9, used_when=("balance", "instance_noise"), doc="steps to anneal noise to 0 (0: all)"
+    ),
+}
+
+
+def defaults() -> dict[str, Any]:
+    """Every hyperparameter at its default, the values a space file doesn't mention."""
+    return {name: p.default for name, p in HPARAMS.items()}

@@ -1,0 +1,180 @@
+"""YAML -> validated `SpaceFile`, with every mistake reported as `<field path>: <rule>, got <value>`."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from gansearch.config import names
+from gansearch.config.schema import SECTIONS, Dist, SpaceFile
+from gansearch.config.space import check_space
+from gansearch.errors import ConfigError, ConfigErrors
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads `1e-4` as a float (YAML 1.1 insists on `1.0e-4`, a classic trap)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def load(path: str | os.PathLike[str], overrides: list[str] | None = None) -> SpaceFile:
+    """Read, override and validate a space file; raise ConfigErrors listing every problem."""
+    raw = read_yaml(path)
+    for item in overrides or []:
+        apply_override(raw, item)
+    return validate(raw, where=str(path))
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(str(path), "space file must exist", str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "space file must be a file, not a folder", str(path)) from None
+    except OSError as e:
+        raise ConfigError(str(path), f"space file must be readable ({e.strerror})", str(path)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(str(path), f"must be UTF-8 text (bad byte at offset {e.start})", data[e.start : e.start + 4]) from None
+    try:
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or type(e).__name__
+        raise ConfigError(str(path), f"must be valid YAML ({problem}{where})", None, show_value=False) from None
+    except RecursionError:
+        raise ConfigError(str(path), "must be valid YAML (nesting too deep)", None, show_value=False) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("(top level)", "must be a mapping of sections (data, model, train, eval, space)", raw)
+    return raw
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """`train.steps=100` sets a field; a bare hyperparameter name (`lr_d=1e-3`) fixes that space entry."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError("--set", "must look like key=value", item)
+    try:
+        value = yaml.load(text, Loader=_Loader) if text.strip() else None  # noqa: S506
+    except yaml.YAMLError:
+        value = text
+    parts = key.split(".")
+    if len(parts) == 1:
+        parts = ["space", parts[0]]
+    node = raw
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"--set {key}", "must name a field inside a section", item)
+        node = nxt
+    node[parts[-1]] = value
+
+
+def validate(raw: dict[str, Any], where: str = "<space>") -> SpaceFile:
+    try:
+        cfg = SpaceFile.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigErrors(_pydantic_errors(e)) from None
+    except RecursionError:
+        raise ConfigErrors([ConfigError("(top level)", "must not nest this deep", None, show_value=False)]) from None
+    errors: dict[str, ConfigError] = {}
+    for err in check_sections(cfg) + check_space(cfg.space):
+        errors.setdefault(err.path, err)  # the first rule broken at a field is the one to fix
+    if errors:
+        raise ConfigErrors(list(errors.values()))
+    return cfg
+
+
+def check_sections(cfg: SpaceFile) -> list[ConfigError]:
+    """Rules that span fields or need the name tables."""
+    errs: list[ConfigError] = []
+    d, m, t, ev = cfg.data, cfg.model, cfg.train, cfg.eval
+    if d.name not in names.DATASETS:
+        errs.append(ConfigError("data.name", "must be one of " + ", ".join(names.DATASETS), d.name))
+    if m.name not in names.MODELS:
+        errs.append(ConfigError("model.name", "must be one of " + ", ".join(names.MODELS), m.name))
+    is_image = d.name in names.IMAGE_DATASETS
+    if is_image and d.image_size not in names.DCGAN_SIZES:
+        errs.append(ConfigError("data.image_size", "must be one of 16, 32, 64 for image datasets", d.image_size))
+    if is_image and m.name == "mlp":
+        errs.append(ConfigError("model.name", f"must be dcgan or auto for the image dataset {d.name}", m.name))
+    if d.name in names.POINT_DATASETS and m.name == "dcgan":
+        errs.append(ConfigError("model.name", f"must be mlp or auto for the 2D dataset {d.name}", m.name))
+    if d.root is not None and not Path(d.root).expanduser().exists():
+        errs.append(ConfigError("data.root", "must be an existing folder", d.root))
+    if not _DEVICE.match(t.device):
+        errs.append(ConfigError("train.device", "must be auto, cpu, mps, cuda or cuda:N", t.device))
+    if ev.feature_net not in names.FEATURE_NETS:
+        errs.append(ConfigError("eval.feature_net", "must be one of " + ", ".join(names.FEATURE_NETS), ev.feature_net))
+    if ev.feature_net == "inception" and d.name in names.POINT_DATASETS:
+        errs.append(ConfigError("eval.feature_net", "must not be inception for 2D points", ev.feature_net))
+    if ev.inception_weights is not None and not Path(ev.inception_weights).expanduser().is_file():
+        errs.append(ConfigError("eval.inception_weights", "must be an existing weights file", ev.inception_weights))
+    if ev.kid_subset_size > ev.num_samples:
+        errs.append(ConfigError("eval.kid_subset_size", f"must be <= eval.num_samples ({ev.num_samples})", ev.kid_subset_size))
+    return errs
+
+
+def _pydantic_errors(e: ValidationError) -> list[ConfigError]:
+    out: list[ConfigError] = []
+    seen: set[str] = set()
+    for err in e.errors(include_url=False):
+        loc = [str(x) for x in err["loc"]]
+        # A space entry is "fixed scalar or distribution": report the distribution's complaint only.
+        if len(loc) >= 2 and loc[0] == "space":
+            loc = [p for p in loc if not p.startswith(("function-", "Strict", "bool", "int", "float", "str"))]
+            if len(loc) >= 3 and loc[2] == "Dist":
+                loc = loc[:2] + loc[3:]
+            elif len(loc) == 2 and err["type"] not in ("missing",):
+                if isinstance(err["input"], dict):
+                    continue  # the Dist branch reports it
+        path = ".".join(loc) or "(top level)"
+        if path in seen:
+            continue
+        seen.add(path)
+        out.append(ConfigError(path, _rule(err, loc), err.get("input")))
+    return out or [ConfigError("(top level)", "must be a valid space file", None, show_value=False)]
+
+
+def _rule(err: dict[str, Any], loc: list[str]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        allowed = ", ".join(model.model_fields) if model else "see the docs"
+        return f"unknown key (allowed: {allowed})"
+    if kind == "model_type" or kind == "dict_type":
+        return "must be a mapping"
+    if kind == "literal_error":
+        return "must be " + err["msg"].removeprefix("Input should be ")
+    msg = err["msg"]
+    msg = msg.removeprefix("Input should be ").removeprefix("Value error, ")
+    return "must be " + msg if not msg.startswith("must") else msg
+
+
+def _model_at(loc: list[str]) -> type[BaseModel] | None:
+    if not loc:
+        return SpaceFile
+    if loc[0] == "space" and len(loc) == 2:
+        return Dist
+    return SECTIONS.get(loc[0]) if len(loc) == 1 else None

@@ -1,0 +1,17 @@
+"""The names of every plugin family, kept here so validation needs no torch.
+
+The implementations live in `data/`, `trainer/` and `metrics/` under the same keys; a conformance test
+checks each table against these tuples, so a name can't exist in one place only.
+"""
+
+from __future__ import annotations
+
+IMAGE_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "cifar10", "image-folder")
+POINT_DATASETS: tuple[str, ...] = ("ring8", "grid25")
+DATASETS: tuple[str, ...] = IMAGE_DATASETS + POINT_DATASETS
+
+MODELS: tuple[str, ...] = ("auto", "dcgan", "mlp")
+LOSSES: tuple[str, ...] = ("non_saturating", "hinge", "wgan_gp", "lsgan")
+BALANCE: tuple[str, ...] = ("none", "ttur", "n_critic", "skip_d", "label_smoothing", "instance_noise")
+FEATURE_NETS: tuple[str, ...] = ("auto", "classifier", "inception")
+DCGAN_SIZES: tuple[int, ...] = (16, 32, 64)

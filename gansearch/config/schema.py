@@ -1,0 +1,102 @@
+"""The space file, as closed pydantic models: an unknown key or a wrong type fails before anything runs."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+Scalar = Union[StrictBool, StrictInt, StrictFloat, StrictStr]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Closed):
+    name: StrictStr = "digits"
+    root: StrictStr | None = None  # folder with the dataset's files; None: the dataset's usual places
+    image_size: StrictInt = Field(16, description="pixels per side the models see (16, 32 or 64)")
+    max_samples: StrictInt | None = Field(None, gt=0, description="cap on training images")
+
+
+class ModelConfig(_Closed):
+    name: StrictStr = "auto"  # auto: dcgan for images, mlp for 2D points
+    z_dim: StrictInt = Field(64, ge=1, le=4096)
+    g_width: StrictInt = Field(64, ge=1, le=4096, description="DCGAN ngf / MLP hidden units of G")
+    d_width: StrictInt = Field(64, ge=1, le=4096, description="DCGAN ndf / MLP hidden units of D")
+    depth: StrictInt = Field(0, ge=0, le=16, description="extra layers (DCGAN 3x3 convs, MLP hidden)")
+    spectral_norm: StrictBool = False
+    d_batchnorm: StrictBool = True
+
+
+class TrainConfig(_Closed):
+    steps: StrictInt = Field(2000, ge=1, le=10**9)
+    batch_size: StrictInt = Field(64, ge=1, le=65536)
+    device: StrictStr = "auto"
+    seed: StrictInt = Field(0, ge=0, le=2**63 - 1)
+    checkpoint_every: StrictInt = Field(500, ge=1)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    channels_last: StrictBool = True
+    compile: StrictBool = False
+    threads: StrictInt | None = Field(None, ge=1, le=1024)
+
+
+class EvalConfig(_Closed):
+    every: StrictInt = Field(250, ge=1)
+    num_samples: StrictInt = Field(1000, ge=2, le=10**7)
+    feature_net: StrictStr = "auto"  # auto: inception when weights are given, else the dataset's classifier
+    inception_weights: StrictStr | None = None
+    kid: StrictBool = True
+    kid_subset_size: StrictInt = Field(500, ge=2)
+    grid: StrictInt = Field(64, ge=1, le=10000, description="images (or 2D points) in each sample grid")
+    oscillation_window: StrictInt = Field(200, ge=8, description="steps of loss history per oscillation")
+    collapse_threshold: StrictFloat = Field(0.05, ge=0.0, description="D loss below this counts as ~0")
+    collapse_evals: StrictInt = Field(3, ge=1, description="evals in a row with D loss ~0 -> d_collapse")
+
+
+class Dist(_Closed):
+    """A search distribution; outside a search the parameter takes `default`."""
+
+    type: Literal["loguniform", "uniform", "int", "categorical"]
+    low: StrictInt | StrictFloat | None = None
+    high: StrictInt | StrictFloat | None = None
+    step: StrictInt | StrictFloat | None = None
+    log: StrictBool = False
+    choices: list[Scalar] | None = None
+    default: Scalar | None = None
+    when: dict[StrictStr, Union[Scalar, list[Scalar]]] | None = None
+
+    def fallback_default(self) -> Any:
+        """The value to train with when no default is written: the middle of the range."""
+        if self.default is not None:
+            return self.default
+        if self.type == "categorical":
+            return self.choices[0] if self.choices else None
+        assert self.low is not None and self.high is not None
+        if self.type == "loguniform" or (self.type == "int" and self.log):
+            mid = math.sqrt(self.low * self.high)
+        else:
+            mid = (self.low + self.high) / 2
+        return round(mid) if self.type == "int" else mid
+
+
+class SpaceFile(_Closed):
+    name: StrictStr | None = None
+    description: StrictStr | None = None
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    space: dict[StrictStr, Union[Dist, Scalar]] = {}
+
+
+SECTIONS: dict[str, type[BaseModel]] = {
+    "": SpaceFile,
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "eval": EvalConfig,
+    "space.*": Dist,
+}

@@ -1,0 +1,121 @@
+"""Find a dataset's files without importing torch, so `gansearch validate` can check data in a second.
+
+Every miss raises DataNotFoundError naming each place looked at and how to get the files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gansearch.config.names import DATASETS
+from gansearch.config.schema import DataConfig
+from gansearch.errors import ConfigError, DataNotFoundError
+
+IDX_STEMS: dict[str, tuple[str, str]] = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# torchvision's MNIST/FashionMNIST download into root/<Folder>/raw/
+TORCHVISION_FOLDERS: dict[str, str] = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+# used when data.root is not given
+SYSTEM_DIRS: dict[str, tuple[str, ...]] = {
+    "fashion-mnist": ("/usr/share/datasets/fashion-mnist",),  # Debian package dataset-fashion-mnist
+    "mnist": (),
+}
+HOW_TO_GET: dict[str, str] = {
+    "mnist": (
+        "put train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz] (and t10k-* for a test set) in "
+        "data.root, or run torchvision.datasets.MNIST(root, download=True) on a machine with network "
+        "and point data.root at that root"
+    ),
+    "fashion-mnist": (
+        "run `apt-get install dataset-fashion-mnist` (files land in /usr/share/datasets/fashion-mnist), "
+        "or put train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz] (and t10k-*) in data.root, "
+        "or run torchvision.datasets.FashionMNIST(root, download=True) on a machine with network"
+    ),
+    "cifar10": (
+        "run torchvision.datasets.CIFAR10(root, download=True) on a machine with network (or unpack "
+        "cifar-10-python.tar.gz) and point data.root at the folder holding cifar-10-batches-py/"
+    ),
+    "image-folder": "set data.root to a folder with one sub-folder of images per class (root/<class>/<img>.png)",
+}
+CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR_TEST = "test_batch"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def check_name(name: str) -> None:
+    """Unknown dataset names fail with the list of valid ones (optuna style)."""
+    if name not in DATASETS:
+        raise ConfigError("data.name", f"unknown dataset; valid names: {', '.join(DATASETS)}", name)
+
+
+def locate(cfg: DataConfig) -> None:
+    """Raise DataNotFoundError unless the files `load_dataset(cfg)` needs are present."""
+    check_name(cfg.name)
+    if cfg.name in ("mnist", "fashion-mnist"):
+        idx_files(cfg)
+    elif cfg.name == "cifar10":
+        cifar_dir(cfg)
+    elif cfg.name == "image-folder":
+        image_folder_root(cfg)
+    # digits ships with scikit-learn; ring8/grid25 are generated
+
+
+def _missing(cfg: DataConfig, looked: list[str]) -> DataNotFoundError:
+    places = "; ".join(looked) if looked else "(nowhere: data.root is not set)"
+    return DataNotFoundError(f"dataset {cfg.name!r} not found. Looked in: {places}. To get it: {HOW_TO_GET[cfg.name]}")
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def idx_dirs(cfg: DataConfig) -> list[Path]:
+    """Folders that may hold idx files, in the order they are tried."""
+    if cfg.root is None:
+        return [Path(p) for p in SYSTEM_DIRS[cfg.name]]
+    root = Path(cfg.root).expanduser()
+    sub = TORCHVISION_FOLDERS[cfg.name]
+    return [root, root / sub / "raw", root / sub]
+
+
+def idx_files(cfg: DataConfig) -> dict[str, Path | None]:
+    """Paths of train/test images and labels (keys train_images, ...); test ones may be None."""
+    looked = []
+    for folder in idx_dirs(cfg):
+        files = {f"{split}_{kind}": _find(folder, stem)
+                 for split, stems in IDX_STEMS.items() for kind, stem in zip(("images", "labels"), stems)}
+        if files["train_images"] and files["train_labels"]:
+            if not (files["test_images"] and files["test_labels"]):
+                files["test_images"] = files["test_labels"] = None
+            return files
+        looked.append(f"{folder} (expects {IDX_STEMS['train'][0]}[.gz] and {IDX_STEMS['train'][1]}[.gz])")
+    raise _missing(cfg, looked)
+
+
+def cifar_dir(cfg: DataConfig) -> Path:
+    """The cifar-10-batches-py folder: data.root/cifar-10-batches-py or data.root itself."""
+    looked = []
+    if cfg.root is not None:
+        root = Path(cfg.root).expanduser()
+        for folder in (root / "cifar-10-batches-py", root):
+            if all((folder / name).is_file() for name in CIFAR_TRAIN):
+                return folder
+            looked.append(f"{folder} (expects {', '.join(CIFAR_TRAIN)}, {CIFAR_TEST})")
+    raise _missing(cfg, looked)
+
+
+def image_folder_root(cfg: DataConfig) -> Path:
+    """data.root, checked to hold at least one class folder with an image in it."""
+    if cfg.root is None:
+        raise _missing(cfg, [])
+    root = Path(cfg.root).expanduser()
+    if root.is_dir():
+        for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+            if any(f.suffix.lower() in IMAGE_EXTENSIONS for f in sub.rglob("*") if f.is_file()):
+                return root
+    raise _missing(cfg, [f"{root} (expects {root}/<class>/<image>{'|'.join(IMAGE_EXTENSIONS)})"])

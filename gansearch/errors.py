@@ -1,0 +1,48 @@
+"""One error tree, so the CLI can turn any user mistake into one line and exit 2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GansearchError(Exception):
+    """Base of every error the CLI reports as a one-line message (exit 2)."""
+
+
+class ConfigError(GansearchError):
+    """A value breaks a rule; the message reads `<path>: <rule>, got <value>`."""
+
+    def __init__(self, path: str, rule: str, value: Any = None, *, show_value: bool = True) -> None:
+        self.path = path
+        self.rule = rule
+        self.value = value
+        msg = f"{path}: {rule}"
+        if show_value:
+            msg += f", got {_short(value)}"
+        super().__init__(msg)
+
+
+class ConfigErrors(GansearchError):
+    """Several ConfigErrors found in one pass; the CLI prints one line each."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+class DataNotFoundError(GansearchError):
+    """A dataset's files are missing; the message says where we looked and how to get them."""
+
+
+class TrainingDiverged(GansearchError):
+    """Raised inside the loop when a loss turns NaN/inf; the loop records it and stops."""
+
+    def __init__(self, step: int, what: str) -> None:
+        self.step = step
+        self.what = what
+        super().__init__(f"{what} is not finite at step {step}")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,200 @@
+"""Train one GAN from a space file's fixed values: resumable, evaluated, and honest about divergence.
+
+`train()` is the whole API: no Ray, Optuna or MLflow here. The search wraps it and listens through
+`report`, called after every evaluation with the record and the checkpoint path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+from gansearch.config import SpaceFile, fixed_params, full_params
+from gansearch.trainer import checkpoint
+from gansearch.trainer.balance import get_balance
+from gansearch.trainer.losses import get_loss
+from gansearch.trainer.models import build_models
+from gansearch.trainer.records import Records
+from gansearch.trainer.setup import EvalSetup, resolve_device
+from gansearch.trainer.step import Step
+
+Report = Callable[[dict[str, Any], Path | None], None]
+Progress = Callable[[int, dict[str, float]], None]
+
+
+def train(
+    cfg: SpaceFile,
+    out_dir: str | Path,
+    params: Mapping[str, Any] | None = None,
+    report: Report | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) into `out_dir`; return the final summary also written to metrics.json.
+
+    `params` are the active hyperparameters (a search's sample); None takes the space file's defaults.
+    """
+    return Trainer(cfg, Path(out_dir), dict(params) if params is not None else fixed_params(cfg.space)).run(report, progress)
+
+
+class Trainer:
+    def __init__(self, cfg: SpaceFile, out_dir: Path, params: dict[str, Any]) -> None:
+        self.cfg, self.out, self.params = cfg, out_dir, params
+        self.hp = full_params(params)
+        t = cfg.train
+        self.device = resolve_device(t.device)
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        self.setup = EvalSetup(cfg, self.device)
+        self.data = self.setup.dataset
+        torch.manual_seed(t.seed)  # after the setup, so a feature-net cache miss can't change the init
+        self.g, self.d = build_models(cfg.model, self.data.shape)
+        self.channels_last = t.channels_last and len(self.data.shape) == 3
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.g.to(self.device, memory_format=fmt)
+        self.d.to(self.device, memory_format=fmt)
+        self.balance = get_balance(self.hp, t.steps)
+        lr_g, lr_d = self.balance.learning_rates()
+        self.lr_g, self.lr_d = lr_g, lr_d
+        betas = (float(self.hp["beta1"]), float(self.hp["beta2"]))
+        wd = float(self.hp["weight_decay"])
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=lr_g, betas=betas, weight_decay=wd)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=lr_d, betas=betas, weight_decay=wd)
+        self.data_gen = torch.Generator(self.device).manual_seed(t.seed + 1)
+        self.noise_gen = torch.Generator(self.device).manual_seed(t.seed + 2)
+        use_bf16 = t.precision == "bf16" or (t.precision == "auto" and self.device.type == "cuda")
+        self.autocast = (
+            (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
+        )
+        z_dim = cfg.model.z_dim
+        g_fwd, d_fwd = self.g, self.d
+        if t.compile:
+            g_fwd, d_fwd = torch.compile(self.g), torch.compile(self.d)
+        self.step_fn = Step(
+            g=g_fwd, d=d_fwd, opt_g=self.opt_g, opt_d=self.opt_d, loss=get_loss(self.hp["loss"]), balance=self.balance,
+            gp_weight=float(self.hp["gp_weight"]),
+            sample_real=self._sample_real,
+            sample_z=lambda n: torch.randn(n, z_dim, device=self.device, generator=self.noise_gen),
+            noise_gen=self.noise_gen, batch_size=t.batch_size, autocast=self.autocast,
+            d_has_batchnorm=any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.d.modules()),
+        )
+        self.records = Records(self.out, cfg.eval)
+        self.last_d: float | None = None  # D's last loss, read only by strategies that need it (skip_d)
+
+    def _sample_real(self, n: int) -> torch.Tensor:
+        x = self.data.sample(n, self.data_gen)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    # ---- the run -------------------------------------------------------------------------------
+    def run(self, report: Report | None = None, progress: Progress | None = None) -> dict[str, Any]:
+        t, ev = self.cfg.train, self.cfg.eval
+        ckpt_path = self.out / checkpoint.FILENAME
+        step = self._resume(ckpt_path) if ckpt_path.exists() else 0
+        if step == 0:
+            self.records.start(self._meta())
+            self._evaluate(0, report)
+        flush_every = max(1, min(ev.every, 100))
+        buf = torch.zeros(2, flush_every, device=self.device)
+        filled = 0
+        clock = time.perf_counter()
+        while step < t.steps and self.records.status == "running":
+            loss_d, loss_g = self.step_fn(step, self.last_d)
+            step += 1
+            buf[0, filled], buf[1, filled] = loss_d, loss_g
+            filled += 1
+            if self.balance.reads_d_loss:
+                self.last_d = float(loss_d)
+            boundary_eval = step % ev.every == 0 or step == t.steps
+            if filled == flush_every or boundary_eval or step % t.checkpoint_every == 0:
+                window = buf[:, :filled].cpu()
+                self.records.train_time += time.perf_counter() - clock
+                self.records.add_losses(step - filled, window)
+                filled = 0
+                if self.records.status == "diverged":
+                    break
+                if progress:
+                    progress(step, self.records.progress_fields())
+                if boundary_eval:
+                    self._evaluate(step, report)
+                if step % t.checkpoint_every == 0 or step == t.steps:
+                    self._checkpoint(ckpt_path, step)
+                clock = time.perf_counter()
+        if self.records.status == "diverged":
+            self._evaluate(self.records.diverged_step or step, report, diverged=True)
+        elif self.records.status == "running":
+            self.records.status = "completed"
+        return self.records.finish(step, self._meta())
+
+    def _evaluate(self, step: int, report: Report | None, diverged: bool = False) -> None:
+        t0 = time.perf_counter()
+        metrics = self.setup.evaluate(self._sample) if not diverged else self.setup.worst_case()
+        grid = self.records.save_grid(step, self._sample(self.cfg.eval.grid), self.data) if not diverged else None
+        self.records.eval_time += time.perf_counter() - t0
+        record = self.records.add_eval(step, metrics, self.setup.provenance, grid)
+        if report is not None:
+            report(record, self.out / checkpoint.FILENAME if (self.out / checkpoint.FILENAME).exists() else None)
+
+    @torch.no_grad()
+    def _sample(self, n: int) -> torch.Tensor:
+        """Fixed latents (same every evaluation) through G in eval mode: each image depends on its z alone."""
+        gen = torch.Generator(self.device).manual_seed(self.cfg.train.seed + 3)
+        z = torch.randn(n, self.cfg.model.z_dim, device=self.device, generator=gen)
+        was_training = self.g.training
+        self.g.eval()
+        try:
+            with self.autocast():
+                out = torch.cat([self.g(chunk) for chunk in z.split(1024)])
+        finally:
+            self.g.train(was_training)
+        return out.float().contiguous()
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+    def _checkpoint(self, path: Path, step: int) -> None:
+        state = {
+            "step": step,
+            "config": json.dumps(self.cfg.model_dump(mode="json")),
+            "params": json.dumps(self.params),
+            "g": self.g.state_dict(),
+            "d": self.d.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng_torch": torch.get_rng_state(),
+            "rng_data": self.data_gen.get_state(),
+            "rng_noise": self.noise_gen.get_state(),
+            "records": self.records.state(),
+            "last_d": float("nan") if self.last_d is None else self.last_d,
+        }
+        checkpoint.save(path, state)
+
+    def _resume(self, path: Path) -> int:
+        state = checkpoint.load(path, map_location=self.device)
+        cfg, params = checkpoint.config_of(state)
+        if params != json.loads(json.dumps(self.params)):
+            raise ValueError(f"{path}: was trained with params {params}, not {self.params}; use another --out")
+        self.g.load_state_dict(state["g"])
+        self.d.load_state_dict(state["d"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        torch.set_rng_state(state["rng_torch"].cpu())
+        self.data_gen.set_state(state["rng_data"].cpu())
+        self.noise_gen.set_state(state["rng_noise"].cpu())
+        self.records.restore(state["records"], int(state["step"]))
+        self.last_d = None if state["last_d"] != state["last_d"] else float(state["last_d"])  # NaN: none yet
+        return int(state["step"])
+
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "lr_g_effective": self.lr_g,
+            "lr_d_effective": self.lr_d,
+            "device": str(self.device),
+            "dataset": self.data.name,
+            "dataset_fingerprint": self.data.fingerprint,
+            "num_params_g": sum(p.numel() for p in self.g.parameters()),
+            "num_params_d": sum(p.numel() for p in self.d.parameters()),
+            **self.setup.provenance,
+        }

@@ -1,0 +1,86 @@
+"""Adversarial losses as pure functions of D's logits (LOSSES name table).
+
+`d_loss(real_logits, fake_logits, real_target)` is what D minimises, `g_loss(fake_logits)` what G
+minimises. `real_target` < 1 is one-sided label smoothing (for hinge it is the real margin; WGAN ignores
+it). The WGAN-GP gradient penalty is a separate term, `gradient_penalty`, added by the loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gansearch.errors import ConfigError
+
+
+def ns_d(real: Tensor, fake: Tensor, real_target: float = 1.0) -> Tensor:
+    """Goodfellow et al. 2014: -log D(x) - log(1 - D(G(z))), targets real_target / 0."""
+    return F.binary_cross_entropy_with_logits(real, torch.full_like(real, real_target)) + F.binary_cross_entropy_with_logits(
+        fake, torch.zeros_like(fake)
+    )
+
+
+def ns_g(fake: Tensor) -> Tensor:
+    """The non-saturating G loss: -log D(G(z)) rather than log(1 - D(G(z)))."""
+    return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+
+
+def hinge_d(real: Tensor, fake: Tensor, real_target: float = 1.0) -> Tensor:
+    """Lim & Ye 2017 / SNGAN: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
+    return F.relu(real_target - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def hinge_g(fake: Tensor) -> Tensor:
+    return -fake.mean()
+
+
+def wgan_d(real: Tensor, fake: Tensor, real_target: float = 1.0) -> Tensor:
+    """Arjovsky et al. 2017: the critic maximises E[D(x)] - E[D(G(z))]."""
+    return fake.mean() - real.mean()
+
+
+def wgan_g(fake: Tensor) -> Tensor:
+    return -fake.mean()
+
+
+def lsgan_d(real: Tensor, fake: Tensor, real_target: float = 1.0) -> Tensor:
+    """Mao et al. 2017 (a=0, b=1): 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]."""
+    return 0.5 * ((real - real_target) ** 2).mean() + 0.5 * (fake**2).mean()
+
+
+def lsgan_g(fake: Tensor) -> Tensor:
+    return 0.5 * ((fake - 1.0) ** 2).mean()
+
+
+def gradient_penalty(d: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, generator: torch.Generator) -> Tensor:
+    """Gulrajani et al. 2017: E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates of real and fake."""
+    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    eps = torch.rand(shape, device=real.device, dtype=real.dtype, generator=generator)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+
+
+@dataclass(frozen=True)
+class Loss:
+    d_loss: Callable[..., Tensor]
+    g_loss: Callable[[Tensor], Tensor]
+    gradient_penalty: bool = False
+
+
+LOSSES: dict[str, Loss] = {
+    "non_saturating": Loss(ns_d, ns_g),
+    "hinge": Loss(hinge_d, hinge_g),
+    "wgan_gp": Loss(wgan_d, wgan_g, gradient_penalty=True),
+    "lsgan": Loss(lsgan_d, lsgan_g),
+}
+
+
+def get_loss(name: str) -> Loss:
+    if name not in LOSSES:
+        raise ConfigError("space.loss", "must be one of " + ", ".join(LOSSES), name)
+    return LOSSES[name]

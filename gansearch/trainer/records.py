@@ -1,0 +1,154 @@
+"""What a run writes: metrics.jsonl (one line per evaluation), metrics.json (summary), sample grids.
+
+It also keeps the loss history on the host, a window at a time, for the oscillation metrics and to
+catch the first non-finite loss with its exact step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gansearch.config.schema import EvalConfig
+from gansearch.metrics.oscillation import d_collapse, loss_summary
+
+
+class Records:
+    def __init__(self, out: Path, ev: EvalConfig) -> None:
+        self.out, self.ev = out, ev
+        self.jsonl = out / "metrics.jsonl"
+        self.g_hist: deque[float] = deque(maxlen=ev.oscillation_window)
+        self.d_hist: deque[float] = deque(maxlen=ev.oscillation_window)
+        self.d_per_eval: list[float] = []
+        self.evals: list[dict[str, Any]] = []
+        self.sum_d = self.sum_g = 0.0
+        self.count = 0
+        self.status = "running"
+        self.diverged_step: int | None = None
+        self.diverged_what: str | None = None
+        self.train_time = 0.0
+        self.eval_time = 0.0
+
+    def start(self, meta: dict[str, Any]) -> None:
+        (self.out / "samples").mkdir(parents=True, exist_ok=True)
+        self.jsonl.write_text("")
+        _write_json(self.out / "run.json", meta)
+
+    def add_losses(self, first_step: int, window: torch.Tensor) -> None:
+        """`window` is (2, k): D and G losses of steps first_step+1 .. first_step+k."""
+        finite = torch.isfinite(window).all(dim=0)
+        if not bool(finite.all()):
+            bad = int((~finite).nonzero()[0, 0])
+            self.status = "diverged"
+            self.diverged_step = first_step + bad + 1
+            self.diverged_what = "d_loss" if not math.isfinite(float(window[0, bad])) else "g_loss"
+            window = window[:, :bad]
+        d, g = window[0].tolist(), window[1].tolist()
+        self.d_hist.extend(d)
+        self.g_hist.extend(g)
+        self.sum_d += sum(d)
+        self.sum_g += sum(g)
+        self.count += len(d)
+
+    def progress_fields(self) -> dict[str, float]:
+        out = {"d_loss": self.d_hist[-1] if self.d_hist else math.nan, "g_loss": self.g_hist[-1] if self.g_hist else math.nan}
+        if self.evals:
+            out["fid"] = self.evals[-1].get("fid", math.nan)
+        return out
+
+    def add_eval(self, step: int, metrics: dict[str, float], provenance: dict[str, Any], grid: Path | None) -> dict[str, Any]:
+        rec: dict[str, Any] = {"step": step}
+        if self.count:
+            rec["d_loss"] = self.sum_d / self.count
+            rec["g_loss"] = self.sum_g / self.count
+            self.d_per_eval.append(rec["d_loss"])
+        self.sum_d = self.sum_g = 0.0
+        self.count = 0
+        rec.update(metrics)
+        if len(self.d_hist) >= 8:
+            rec.update(loss_summary(list(self.g_hist), list(self.d_hist), self.d_per_eval, self.ev.collapse_threshold, self.ev.collapse_evals))
+        else:
+            rec["d_collapse"] = float(d_collapse(self.d_per_eval, self.ev.collapse_threshold, self.ev.collapse_evals))
+        rec["diverged"] = 1.0 if self.status == "diverged" else 0.0
+        rec["train_time_s"] = round(self.train_time, 4)
+        rec["eval_time_s"] = round(self.eval_time, 4)
+        rec.update(provenance)
+        if grid is not None:
+            rec["grid"] = str(grid.relative_to(self.out))
+        self.evals.append(rec)
+        with self.jsonl.open("a") as f:
+            f.write(json.dumps(_jsonable(rec)) + "\n")
+        return rec
+
+    def save_grid(self, step: int, samples: torch.Tensor, data: Any) -> Path:
+        from gansearch.trainer.grids import save_grid
+
+        path = self.out / "samples" / f"step_{step}.png"
+        save_grid(samples, path, data)
+        return path
+
+    # ---- resume --------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "g_hist": torch.tensor(list(self.g_hist), dtype=torch.float64),
+            "d_hist": torch.tensor(list(self.d_hist), dtype=torch.float64),
+            "d_per_eval": torch.tensor(self.d_per_eval, dtype=torch.float64),
+            "evals": json.dumps(_jsonable(self.evals)),
+            "times": torch.tensor([self.train_time, self.eval_time], dtype=torch.float64),
+        }
+
+    def restore(self, state: dict[str, Any], step: int) -> None:
+        self.g_hist.extend(state["g_hist"].tolist())
+        self.d_hist.extend(state["d_hist"].tolist())
+        self.d_per_eval = state["d_per_eval"].tolist()
+        self.evals = [_unjson(r) for r in json.loads(state["evals"])]
+        self.train_time, self.eval_time = state["times"].tolist()
+        # Evaluations written after this checkpoint will be redone: drop them so no step appears twice.
+        with self.jsonl.open("w") as f:
+            for rec in self.evals:
+                f.write(json.dumps(_jsonable(rec)) + "\n")
+
+    def finish(self, step: int, meta: dict[str, Any]) -> dict[str, Any]:
+        finite = [r for r in self.evals if math.isfinite(r.get("fid", math.inf))]
+        best = min(finite, key=lambda r: r["fid"]) if finite else None
+        summary = {
+            "status": self.status,
+            "steps": step,
+            "diverged_step": self.diverged_step,
+            "diverged_what": self.diverged_what,
+            "final": self.evals[-1] if self.evals else {},
+            "best_fid": best["fid"] if best else None,
+            "best_step": best["step"] if best else None,
+            "train_time_s": round(self.train_time, 3),
+            "eval_time_s": round(self.eval_time, 3),
+            **meta,
+        }
+        _write_json(self.out / "metrics.json", summary)
+        return summary
+
+
+def _jsonable(obj: Any) -> Any:
+    """Strict JSON: non-finite floats become null (the status field says why)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def _unjson(rec: dict[str, Any]) -> dict[str, Any]:
+    return {k: (math.inf if v is None and k in ("fid", "kid") else v) for k, v in rec.items()}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True))
+    os.replace(tmp, path)

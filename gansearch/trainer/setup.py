@@ -1,0 +1,57 @@
+"""What a run needs besides the models: the device, the data, and an evaluator built once per run.
+
+Real-data features are cached on disk by `metrics.features`, so a second run (or a second trial of a
+search) only loads them; the evaluator turns them into statistics once, not at every evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+
+from gansearch.config import SpaceFile
+from gansearch.data import load_dataset
+from gansearch.errors import ConfigError
+from gansearch.metrics.evaluate import Evaluator
+from gansearch.metrics.features import feature_net_for, real_features
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` is CUDA when present, else CPU; an unavailable explicit device is a config error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device", "must be available on this machine (no CUDA device found)", name)
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("train.device", "must be available on this machine (no MPS device found)", name)
+    return dev
+
+
+class EvalSetup:
+    def __init__(self, cfg: SpaceFile, device: torch.device) -> None:
+        self.dataset = load_dataset(cfg.data, device)
+        ev = cfg.eval
+        self.kid = ev.kid
+        self.net = feature_net_for(self.dataset, ev.feature_net, ev.inception_weights, device=device)
+        self.evaluator = Evaluator(
+            self.dataset,
+            self.net,
+            real_features(self.net, self.dataset),
+            num_samples=ev.num_samples,
+            kid_subset_size=ev.kid_subset_size,
+            kid=ev.kid,
+            seed=cfg.train.seed,
+        )
+        self.provenance: dict[str, Any] = dict(self.evaluator.provenance)
+        if self.net.test_accuracy is not None:
+            self.provenance["fid_feature_net_test_accuracy"] = round(float(self.net.test_accuracy), 5)
+
+    def evaluate(self, sample_fn: Callable[[int], torch.Tensor]) -> dict[str, float]:
+        return self.evaluator(sample_fn)
+
+    def worst_case(self) -> dict[str, float]:
+        """What a diverged run scores, so a search ranks it last instead of crashing."""
+        return {"fid": math.inf, "kid": math.inf} if self.kid else {"fid": math.inf}
