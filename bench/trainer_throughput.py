@@ -130,6 +130,7 @@ def ours_child(variant: str, device_name: str, threads: int, steps: int, warmup:
     from gansearch.config.hparams import defaults
     from gansearch.config.schema import ModelConfig
     from gansearch.trainer.balance import get_balance
+    from gansearch.trainer.loop import adam
     from gansearch.trainer.losses import get_loss
     from gansearch.trainer.models import build_models
     from gansearch.trainer.step import Step
@@ -144,8 +145,8 @@ def ours_child(variant: str, device_name: str, threads: int, steps: int, warmup:
     hp = defaults() | {"balance": "none"}
     total = warmup + steps
     balance = get_balance(hp, total)
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = adam(g, 2e-4, (0.5, 0.999))  # as the Trainer builds them
+    opt_d = adam(d, 2e-4, (0.5, 0.999))
     data_gen = torch.Generator(device).manual_seed(1)
     noise_gen = torch.Generator(device).manual_seed(2)
     data = torch.rand(N_FAKE, 3, SIZE, SIZE, device=device, generator=data_gen) * 2 - 1  # like FakeData, in [-1, 1]

@@ -78,6 +78,37 @@ def train(
         raise typer.Exit(1)
 
 
+@app.command()
+def run(
+    space: Path = SpaceArg,
+    out: Optional[Path] = typer.Option(None, "--out", help="Study folder (default: studies/<space name>)"),
+    num_trials: Optional[int] = typer.Option(None, "--num-trials", help="Override search.num_trials"),
+    address: Optional[str] = typer.Option(None, "--address", help="Join a running Ray cluster (host:port)"),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow server (default: sqlite in the study folder)"),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted study in --out"),
+    set_: Optional[list[str]] = SetOpt,
+) -> None:
+    """Search hyperparameters: Ray Tune schedules, Optuna samples, MLflow records every trial."""
+    cfg = _load(space, list(set_ or []))
+    from gansearch.search.study import print_report, run_study
+
+    study_dir = out or Path("studies") / (cfg.name or space.stem)
+    summary = run_study(cfg, space, study_dir, num_trials=num_trials, address=address,
+                        tracking_uri=tracking_uri, resume=resume, echo=typer.echo)
+    print_report(summary, study_dir.resolve(), echo=typer.echo)
+
+
+@app.command()
+def ui(
+    study_dir: Path = typer.Argument(..., help="A study folder made by `gansearch run`", show_default=False),
+    port: Optional[int] = typer.Option(None, "--port", help="Port on 127.0.0.1 (default: a free one)"),
+) -> None:
+    """Start the MLflow UI on 127.0.0.1 for a study's store (Ctrl-C stops it)."""
+    from gansearch.tracking.ui import serve_study
+
+    serve_study(study_dir, port, echo=typer.echo)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=False)

@@ -82,6 +82,30 @@ class Dist(_Closed):
         return round(mid) if self.type == "int" else mid
 
 
+class ResourcesConfig(_Closed):
+    cpu: StrictInt | StrictFloat = Field(1, gt=0, description="CPUs per trial")
+    gpu: StrictInt | StrictFloat = Field(0, ge=0, description="GPUs per trial; fractions share one GPU")
+
+
+class Objective(_Closed):
+    metric: StrictStr
+    mode: Literal["min", "max"] = "min"
+
+
+class SearchConfig(_Closed):
+    """How `gansearch run` searches; names of samplers/schedulers match gansearch.search's tables."""
+
+    metric: StrictStr = "fid"
+    mode: Literal["min", "max"] = "min"
+    sampler: Literal["tpe", "random", "qmc", "cmaes", "gp", "nsga2"] = "tpe"
+    scheduler: Literal["asha", "hyperband", "pbt", "none"] = "asha"
+    num_trials: StrictInt = Field(8, ge=1, le=100000)
+    max_concurrent: StrictInt | None = Field(None, ge=1, description="None: as many as resources allow")
+    resources_per_trial: ResourcesConfig = ResourcesConfig()
+    seed: StrictInt = Field(0, ge=0, le=2**32 - 1)
+    objectives: list[Objective] | None = None  # several: multi-objective (the first drives the scheduler)
+
+
 class SpaceFile(_Closed):
     name: StrictStr | None = None
     description: StrictStr | None = None
@@ -90,6 +114,7 @@ class SpaceFile(_Closed):
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     space: dict[StrictStr, Union[Dist, Scalar]] = {}
+    search: SearchConfig = SearchConfig()
 
 
 SECTIONS: dict[str, type[BaseModel]] = {
@@ -99,4 +124,5 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "train": TrainConfig,
     "eval": EvalConfig,
     "space.*": Dist,
+    "search": SearchConfig,
 }

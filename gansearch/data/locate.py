@@ -64,7 +64,9 @@ def locate(cfg: DataConfig) -> None:
 
 def _missing(cfg: DataConfig, looked: list[str]) -> DataNotFoundError:
     places = "; ".join(looked) if looked else "(nowhere: data.root is not set)"
-    return DataNotFoundError(f"dataset {cfg.name!r} not found. Looked in: {places}. To get it: {HOW_TO_GET[cfg.name]}")
+    return DataNotFoundError(
+        f"data.root: must hold the {cfg.name} files, got {cfg.root!r}. Looked in: {places}. To get it: {HOW_TO_GET[cfg.name]}"
+    )
 
 
 def _find(folder: Path, stem: str) -> Path | None:

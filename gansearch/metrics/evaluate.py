@@ -94,7 +94,7 @@ class Evaluator:
                 raise MetricError(f"sample_fn must return at least one sample per call, got shape {tuple(batch.shape)}")
             drawn += batch.shape[0]
             if not bool(torch.isfinite(batch).all()):
-                return self._failed()
+                return self.worst_case()
             feats.append(self.feature_net.features(batch).detach().cpu())
             if self._class_hist is not None:
                 logits.append(self.feature_net.logits(batch).detach().cpu())
@@ -106,7 +106,7 @@ class Evaluator:
                 f"feature net must give as many features as real_feats ({self._real_feats.shape[1]}), got {fake.shape[1]}"
             )
         if not bool(torch.isfinite(fake).all()) or any(not bool(torch.isfinite(l).all()) for l in logits):
-            return self._failed()
+            return self.worst_case()
         mu, sigma = gaussian_stats(fake)
         out = {"fid": frechet_distance(self._mu, self._sigma, mu, sigma, sqrt_sigma1=self._sqrt_sigma)}
         if self.kid:
@@ -122,7 +122,7 @@ class Evaluator:
             out.update({k: float(v) for k, v in modes.items()})
         return out
 
-    def _failed(self) -> dict[str, float]:
+    def worst_case(self) -> dict[str, float]:
         """The worst value of every key this evaluator reports."""
         inf, nan = math.inf, math.nan
         out = {"fid": inf}

@@ -6,7 +6,6 @@ search) only loads them; the evaluator turns them into statistics once, not at e
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import torch
@@ -34,7 +33,6 @@ class EvalSetup:
     def __init__(self, cfg: SpaceFile, device: torch.device) -> None:
         self.dataset = load_dataset(cfg.data, device)
         ev = cfg.eval
-        self.kid = ev.kid
         self.net = feature_net_for(self.dataset, ev.feature_net, ev.inception_weights, device=device)
         self.evaluator = Evaluator(
             self.dataset,
@@ -54,4 +52,4 @@ class EvalSetup:
 
     def worst_case(self) -> dict[str, float]:
         """What a diverged run scores, so a search ranks it last instead of crashing."""
-        return {"fid": math.inf, "kid": math.inf} if self.kid else {"fid": math.inf}
+        return self.evaluator.worst_case()
