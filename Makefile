@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_OUT ?= demo-out
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo demo-train test bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,7 +17,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A real search on the digits default: 8 trials, Optuna TPE, ASHA, a local Ray, every trial in MLflow.
 demo: $(STAMP)
+	rm -rf $(DEMO_OUT)/study
+	$(BIN)/gansearch run search_spaces/digits.yaml --out $(DEMO_OUT)/study
+
+# One GAN, no search: the trainer alone.
+demo-train: $(STAMP)
 	$(BIN)/gansearch train search_spaces/digits.yaml --out $(DEMO_OUT)/digits
 	@echo "sample grids: $(DEMO_OUT)/digits/samples/   metrics: $(DEMO_OUT)/digits/metrics.json"
 
@@ -26,7 +32,8 @@ test: $(STAMP)
 	$(BIN)/pytest -q -ra --durations=15
 
 bench: $(STAMP)
-	@echo "see bench/README.md (needs a pytorch/examples checkout for the reference)"
+	$(BIN)/python bench/search_overhead.py
+	@echo "trainer_throughput.py needs a pytorch/examples checkout for its reference: see bench/README.md"
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache

@@ -133,7 +133,7 @@ class Trainer:
                 if boundary_eval:
                     self._evaluate(step, report)
                 if step % t.checkpoint_every == 0 or step == t.steps:
-                    self._checkpoint(ckpt_path, step)
+                    self.save_checkpoint(step, ckpt_path)
                 clock = time.perf_counter()
         if self.records.status == "diverged":
             self._evaluate(self.records.diverged_step or step, report, diverged=True)
@@ -165,7 +165,9 @@ class Trainer:
         return out.float().contiguous()
 
     # ---- checkpoints ---------------------------------------------------------------------------
-    def _checkpoint(self, path: Path, step: int) -> None:
+    def save_checkpoint(self, step: int, path: Path | None = None) -> Path:
+        """Write the full training state (atomically); the search calls it at each evaluation step."""
+        path = path or self.out / checkpoint.FILENAME
         state = {
             "step": step,
             "config": json.dumps(self.cfg.model_dump(mode="json")),
@@ -181,6 +183,7 @@ class Trainer:
             "last_d": float("nan") if self.last_d is None else self.last_d,
         }
         checkpoint.save(path, state)
+        return path
 
     def _resume(self, path: Path) -> int:
         state = checkpoint.load(path, map_location=self.device)

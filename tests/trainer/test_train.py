@@ -105,10 +105,10 @@ def test_nan_is_recorded_as_diverged_with_its_step(tmp_path: Path) -> None:
 def test_cli_train_writes_and_resumes(tmp_path: Path) -> None:
     from gansearch.cli.main import main
 
-    args = ["train", str(ROOT / "search_spaces" / "digits.yaml"), "--out", str(tmp_path), "--quiet", "--steps", "20"]
+    args = ["train", str(ROOT / "search_spaces" / "digits.yaml"), "--out", str(tmp_path), "--quiet"]
     for s in TINY:
         args += ["--set", s]
-    main(args)
+    main(args + ["--steps", "20"])
     assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 20
-    main(args[:-1] + ["40"])  # same folder, more steps: resumes from 20 (params are equal)
+    main(args + ["--steps", "40"])  # same folder, more steps: resumes from 20 (params are equal)
     assert [r["step"] for r in _jsonl(tmp_path / "metrics.jsonl")] == [0, 20, 40]

@@ -1,0 +1,131 @@
+"""Pass 2 of validation for `gansearch run`: every search name resolves, before Ray starts.
+
+The SAMPLERS and SCHEDULERS tables map each name to a factory; factories import optuna/ray lazily,
+so checking a plan stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from gansearch.config import SpaceFile
+from gansearch.config.names import POINT_DATASETS
+from gansearch.errors import ConfigError, ConfigErrors
+
+# metric -> the mode that is better. What a trainer record can carry (see gansearch.metrics).
+IMAGE_METRICS = {"fid": "min", "kid": "min", "classes_covered": "max", "class_kl": "min"}
+POINT_METRICS = {"fid": "min", "modes_covered": "max", "hq_fraction": "max", "reverse_kl": "min"}
+LOSS_METRICS = {"d_loss": "min", "g_loss": "min", "g_amplitude": "min", "d_amplitude": "min",
+                "g_slope": "min", "d_slope": "min"}
+
+
+def _tpe(seed: int, n_obj: int, n_trials: int) -> Any:
+    import warnings
+
+    import optuna
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(2, n_trials // 3)),
+                                      multivariate=True, group=True, constant_liar=True)
+
+
+def _random(seed: int, n_obj: int, n_trials: int) -> Any:
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def _qmc(seed: int, n_obj: int, n_trials: int) -> Any:
+    import optuna
+
+    return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+
+
+def _cmaes(seed: int, n_obj: int, n_trials: int) -> Any:
+    import optuna
+
+    return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+
+
+def _gp(seed: int, n_obj: int, n_trials: int) -> Any:
+    import optuna
+
+    return optuna.samplers.GPSampler(seed=seed)
+
+
+def _nsga2(seed: int, n_obj: int, n_trials: int) -> Any:
+    import optuna
+
+    return optuna.samplers.NSGAIISampler(seed=seed)
+
+
+SAMPLERS: dict[str, Callable[[int, int, int], Any]] = {
+    "tpe": _tpe, "random": _random, "qmc": _qmc, "cmaes": _cmaes, "gp": _gp, "nsga2": _nsga2,
+}
+SINGLE_OBJECTIVE_ONLY = ("cmaes",)
+NEEDS_PACKAGE = {"cmaes": "cmaes"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    objectives: tuple[tuple[str, str], ...]  # (metric, mode); the first drives the scheduler
+    num_trials: int
+
+    @property
+    def metric(self) -> str:
+        return self.objectives[0][0]
+
+    @property
+    def mode(self) -> str:
+        return self.objectives[0][1]
+
+    @property
+    def multi(self) -> bool:
+        return len(self.objectives) > 1
+
+
+def known_metrics(cfg: SpaceFile) -> dict[str, str]:
+    base = POINT_METRICS if cfg.data.name in POINT_DATASETS else dict(IMAGE_METRICS)
+    if cfg.data.name not in POINT_DATASETS and not cfg.eval.kid:
+        base.pop("kid")
+    return {**base, **LOSS_METRICS}
+
+
+def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
+    """Check the `search` section against the tables; raise ConfigErrors (one line each) if wrong."""
+    from gansearch.search.schedulers import SCHEDULERS
+
+    s = cfg.search
+    errs: list[ConfigError] = []
+    metrics = known_metrics(cfg)
+    if s.sampler not in SAMPLERS:
+        errs.append(ConfigError("search.sampler", "must be one of " + ", ".join(SAMPLERS), s.sampler))
+    if s.scheduler not in SCHEDULERS:
+        errs.append(ConfigError("search.scheduler", "must be one of " + ", ".join(SCHEDULERS), s.scheduler))
+    objectives = [(o.metric, o.mode) for o in s.objectives] if s.objectives else [(s.metric, s.mode)]
+    where = "search.objectives" if s.objectives else "search.metric"
+    for i, (m, _) in enumerate(objectives):
+        if m not in metrics:
+            path = f"{where}[{i}].metric" if s.objectives else where
+            errs.append(ConfigError(path, f"must be a metric of {cfg.data.name} runs (" + ", ".join(metrics) + ")", m))
+    if len({m for m, _ in objectives}) != len(objectives):
+        errs.append(ConfigError("search.objectives", "must not repeat a metric", [m for m, _ in objectives]))
+    if len(objectives) > 1 and s.sampler in SINGLE_OBJECTIVE_ONLY:
+        errs.append(ConfigError("search.sampler", "must support several objectives (tpe, random, qmc, gp, nsga2)", s.sampler))
+    pkg = NEEDS_PACKAGE.get(s.sampler)
+    if pkg and importlib.util.find_spec(pkg) is None:
+        errs.append(ConfigError("search.sampler", f"needs the Python package {pkg} (pip install {pkg})", s.sampler))
+    if s.scheduler == "pbt":
+        errs.append(ConfigError("search.scheduler", "must be asha, hyperband or none (pbt is not supported yet: "
+                                "it mutates configs, which trial resume refuses)", s.scheduler))
+    if cfg.eval.every > cfg.train.steps:
+        errs.append(ConfigError("eval.every", f"must be <= train.steps ({cfg.train.steps}) for a search", cfg.eval.every))
+    n = num_trials if num_trials is not None else s.num_trials
+    if n < 1:
+        errs.append(ConfigError("--num-trials", "must be >= 1", n))
+    if errs:
+        raise ConfigErrors(errs)
+    return Plan(tuple(objectives), n)

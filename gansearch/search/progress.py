@@ -1,0 +1,88 @@
+"""Driver side of a study: a live progress line and each trial's final status in MLflow."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from ray.tune import Callback
+
+from gansearch.search.space import TRIAL_KEY
+from gansearch.tracking import conventions as cv
+from gansearch.tracking.runs import close_trial_run
+
+
+def final_status(last: dict[str, Any] | None, max_step: int, error: bool) -> str:
+    if error:
+        return "failed"
+    if not last:
+        return "stopped-early"
+    if last.get("diverged"):
+        return "diverged"
+    return "completed" if last.get("step", 0) >= max_step else "stopped-early"
+
+
+class StudyCallback(Callback):
+    """Counts trials by status, keeps the best so far, prints a table line, closes MLflow child runs."""
+
+    def __init__(self, *, total: int, done_before: int, max_step: int, metric: str, mode: str,
+                 tracking_uri: str, experiment_id: str, parent_run_id: str,
+                 every_s: float = 10.0) -> None:
+        self.total, self.max_step, self.metric, self.mode = total, max_step, metric, mode
+        self.uri, self.exp, self.parent = tracking_uri, experiment_id, parent_run_id
+        self.every_s = every_s  # no stream kept: Tune pickles its callbacks
+        self.counts = {"completed": 0, "stopped-early": 0, "diverged": 0, "failed": 0}
+        self.done_before = done_before
+        self.best: tuple[float, str] | None = None
+        self.t0 = time.monotonic()
+        self.last_print = 0.0
+        self.running: set[str] = set()
+        self.statuses: dict[str, str] = {}
+
+    def _better(self, v: float) -> bool:
+        return self.best is None or (v < self.best[0] if self.mode == "min" else v > self.best[0])
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.add(trial.trial_id)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        v = result.get(self.metric)
+        if v is not None and self._better(float(v)):
+            self.best = (float(v), str(trial.config.get(TRIAL_KEY)))
+        if time.monotonic() - self.last_print >= self.every_s:
+            self.print_line()
+
+    def _finish(self, trial: Any, error: bool) -> None:
+        self.running.discard(trial.trial_id)
+        status = final_status(trial.last_result, self.max_step, error)
+        self.counts[status] += 1
+        key = str(trial.config.get(TRIAL_KEY))
+        self.statuses[key] = status
+        worst = {self.metric: cv.worst_value(self.mode)} if status == "failed" else None
+        try:
+            close_trial_run(self.uri, self.exp, self.parent, key, status, worst)
+        except Exception as e:  # the study goes on; the run keeps status "running"
+            print(f"warning: could not close the MLflow run of {key}: {e}", file=sys.stdout)
+        self.print_line()
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._finish(trial, error=False)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._finish(trial, error=True)
+
+    def print_line(self) -> None:
+        self.last_print = time.monotonic()
+        done = sum(self.counts.values())
+        elapsed = time.monotonic() - self.t0
+        left = self.total - self.done_before - done
+        eta = f"{elapsed / done * left:5.0f}s" if done else "    ?"
+        best = f"{self.best[0]:.4g} ({self.best[1]})" if self.best else "-"
+        c = self.counts
+        print(
+            f"[{elapsed:6.0f}s] trials {self.done_before + done}/{self.total} | running {len(self.running)} "
+            f"completed {c['completed']} stopped {c['stopped-early']} diverged {c['diverged']} "
+            f"failed {c['failed']} | best {self.metric} {best} | ETA {eta}",
+            file=sys.stdout, flush=True,
+        )

@@ -1,0 +1,38 @@
+"""SCHEDULERS: name -> factory of a Ray Tune trial scheduler. Time is the trainer's `step`."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from gansearch.config import SpaceFile
+
+
+def _asha(cfg: SpaceFile, metric: str, mode: str) -> Any:
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(time_attr="step", metric=metric, mode=mode, max_t=cfg.train.steps,
+                         grace_period=cfg.eval.every, reduction_factor=3)
+
+
+def _hyperband(cfg: SpaceFile, metric: str, mode: str) -> Any:
+    from ray.tune.schedulers import HyperBandScheduler
+
+    return HyperBandScheduler(time_attr="step", metric=metric, mode=mode, max_t=cfg.train.steps, reduction_factor=3)
+
+
+def _pbt(cfg: SpaceFile, metric: str, mode: str) -> Any:
+    from ray.tune.schedulers import PopulationBasedTraining
+
+    return PopulationBasedTraining(time_attr="step", metric=metric, mode=mode,
+                                   perturbation_interval=cfg.eval.every, hyperparam_mutations={})
+
+
+def _none(cfg: SpaceFile, metric: str, mode: str) -> Any:
+    from ray.tune.schedulers import FIFOScheduler
+
+    return FIFOScheduler()
+
+
+SCHEDULERS: dict[str, Callable[[SpaceFile, str, str], Any]] = {
+    "asha": _asha, "hyperband": _hyperband, "pbt": _pbt, "none": _none,
+}

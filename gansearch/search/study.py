@@ -1,0 +1,304 @@
+"""`gansearch run`: a study folder holding the Optuna journal, the MLflow store, the trial folders and
+Ray Tune's state; Ray Tune schedules, Optuna samples (through Ray's OptunaSearch), MLflow records.
+
+study folder/
+  study.json        what --resume and `gansearch ui` need (tracking URI, experiment, parent run)
+  space.json        the validated space file (a resumed study must match it)
+  optuna.journal    the Optuna study (JournalStorage): the sampler's history survives a crash
+  mlflow.db, mlartifacts/   the default tracking store (sqlite) and its artifacts
+  trials/<key>/     each trial's trainer folder (metrics.jsonl, samples/, checkpoint.pt)
+  tune/run-N/       Ray Tune's experiment folder of each (re)start; checkpoints: best + last per trial
+  summary.json      the final summary (also on the MLflow parent run)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from gansearch.config import SpaceFile
+from gansearch.errors import ConfigError, GansearchError
+from gansearch.search.plan import SAMPLERS, Plan, make_plan
+from gansearch.search.space import KEY_ATTR
+from gansearch.tracking import conventions as cv
+
+STUDY_NAME = "gansearch"
+CLOSED_ATTR = "gansearch_closed_by_resume"
+ENV = {"RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true",
+       "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0"}
+
+
+def study_env() -> dict[str, str]:
+    """Set (without overriding the user's choices) and return the env every study process gets."""
+    for k, v in ENV.items():
+        os.environ.setdefault(k, v)
+    return {k: os.environ[k] for k in ENV}
+
+
+def check_tracking(uri: str) -> None:
+    """An http(s) store must answer before Ray starts (MLflow's own retries take minutes)."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=10) as r:
+            r.read()
+    except OSError as e:
+        raise ConfigError("--tracking-uri", f"must be a reachable MLflow server ({e})", uri) from None
+
+
+def _open_storage(study_dir: Path) -> Any:
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    return JournalStorage(JournalFileBackend(str(study_dir / "optuna.journal")))
+
+
+def close_interrupted(storage: Any) -> tuple[int, list[str], int]:
+    """--resume: close Optuna trials a crash left RUNNING (FAIL, marked) and re-enqueue them under the
+    same key, so each continues in its folder and MLflow run.
+    Returns (finished trials, resumed keys, trials in the study)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    waiting = {t.user_attrs.get(KEY_ATTR) for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
+    resumed: list[str] = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        key = t.user_attrs.get(KEY_ATTR)
+        storage.set_trial_user_attr(t._trial_id, CLOSED_ATTR, True)
+        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        if key is not None and key not in waiting:
+            study.enqueue_trial(t.params, user_attrs={KEY_ATTR: key})
+            resumed.append(key)
+    finished = [
+        t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+        if not t.user_attrs.get(CLOSED_ATTR)
+    ]
+    return len(finished), resumed, len(study.get_trials(deepcopy=False))
+
+
+def _prepare_folder(cfg: SpaceFile, space_path: Path, study_dir: Path, resume: bool,
+                    tracking_uri: str | None) -> dict[str, Any]:
+    meta_path = study_dir / "study.json"
+    dumped = cfg.model_dump(mode="json")
+    if resume:
+        if not meta_path.exists():
+            raise ConfigError("--resume", "needs an existing study folder (no study.json)", str(study_dir))
+        meta = json.loads(meta_path.read_text())
+        stored = json.loads((study_dir / "space.json").read_text())
+        same = {k: v for k, v in stored.items() if k != "search"} == {k: v for k, v in dumped.items() if k != "search"}
+        if not same:
+            raise ConfigError("--resume", f"space file must match the study's ({study_dir / 'space.json'})", str(space_path))
+        if tracking_uri and tracking_uri != meta["tracking_uri"]:
+            raise ConfigError("--tracking-uri", f"must be the study's ({meta['tracking_uri']}) on --resume", tracking_uri)
+        return meta
+    if meta_path.exists():
+        raise ConfigError("--out", "must be a new study folder (add --resume to continue this one)", str(study_dir))
+    study_dir.mkdir(parents=True, exist_ok=True)
+    (study_dir / "space.json").write_text(json.dumps(dumped, indent=2))
+    return {"name": study_dir.name, "space_file": str(space_path),
+            "tracking_uri": tracking_uri or cv.default_store_uri(study_dir)}
+
+
+def _start_ray(address: str | None, env: dict[str, str]) -> bool:
+    import ray
+
+    if ray.is_initialized():
+        return False
+    runtime_env = {"env_vars": {**env, **({"GANSEARCH_CACHE_DIR": os.environ["GANSEARCH_CACHE_DIR"]}
+                                         if "GANSEARCH_CACHE_DIR" in os.environ else {})}}
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+    else:
+        ray.init(include_dashboard=False, runtime_env=runtime_env, log_to_driver=False,
+                 _node_ip_address=os.environ.get("GANSEARCH_RAY_NODE_IP", "127.0.0.2"))
+    return True
+
+
+def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: int | None = None,
+              address: str | None = None, tracking_uri: str | None = None, resume: bool = False,
+              echo: Callable[[str], None] = print) -> dict[str, Any]:
+    plan = make_plan(cfg, num_trials)  # bad input never starts Ray
+    env = study_env()
+    study_dir = Path(study_dir).resolve()
+    check_tracking(tracking_uri or "")
+    meta = _prepare_folder(cfg, space_path, study_dir, resume, tracking_uri)
+    uri = meta["tracking_uri"]
+    from gansearch.data.locate import locate
+
+    locate(cfg.data)
+    from gansearch.tracking import runs
+
+    exp_id = runs.ensure_experiment(uri, cv.experiment_name(study_dir),
+                                    cv.artifact_root(study_dir) if uri.startswith("sqlite") else None)
+    settings = {"search." + k: v for k, v in cfg.search.model_dump(mode="json").items()}
+    settings.update({"num_trials": plan.num_trials, "study_dir": str(study_dir), "space_file": str(space_path)})
+    parent = runs.start_study_run(uri, exp_id, meta["name"], settings, study_dir / "space.json",
+                                  run_id=meta.get("parent_run_id"))
+    meta.update(experiment_id=exp_id, parent_run_id=parent, num_trials=plan.num_trials)
+    (study_dir / "study.json").write_text(json.dumps(meta, indent=2))
+
+    storage = _open_storage(study_dir)
+    # A resumed study's sampler gets a fresh seed (seed + trials so far): the same seed would replay the
+    # first run's random draws and sample the same configs again.
+    done, resumed, existing = close_interrupted(storage) if resume else (0, [], 0)
+    remaining = plan.num_trials - done
+    if resumed:
+        echo(f"resuming: {done} trials finished, continuing {', '.join(resumed)}")
+    if remaining > 0:
+        _warm_feature_cache(cfg)
+        _tune(cfg, plan, study_dir, storage, uri, exp_id, parent, remaining, done, address, env, cfg.search.seed + existing)
+    summary, best = summarize(study_dir, plan, uri, exp_id, parent)
+    runs.finish_study_run(uri, parent, {k: v for k, v in summary.items() if k != "trials"}, best)
+    (study_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def _warm_feature_cache(cfg: SpaceFile) -> None:
+    """The feature network and real-data features are computed once per study (cached on disk, keyed by
+    the dataset and recipe); every trial then loads them instead of retraining."""
+    import torch
+
+    from gansearch.trainer.setup import EvalSetup
+
+    EvalSetup(cfg, torch.device("cpu"))
+
+
+def _tune(cfg: SpaceFile, plan: Plan, study_dir: Path, storage: Any, uri: str, exp_id: str, parent: str,
+          remaining: int, done: int, address: str | None, env: dict[str, str], seed: int) -> None:
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    from gansearch.search.progress import StudyCallback
+    from gansearch.search.schedulers import SCHEDULERS
+    from gansearch.search.searcher import StudySearch
+    from gansearch.search.space import define_by_run
+    from gansearch.search.trainable import TrialContext, run_trial
+
+    s = cfg.search
+    res = s.resources_per_trial
+    threads = cfg.train.threads or max(1, int(res.cpu))
+    trial_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"threads": threads})})
+    ctx = TrialContext(trial_cfg.model_dump_json(), str(study_dir), uri, exp_id, parent, plan.objectives)
+    started = _start_ray(address, env)
+    try:
+        import ray
+
+        if s.max_concurrent:
+            max_conc = s.max_concurrent
+        else:
+            cpus = ray.cluster_resources().get("CPU", 1)
+            max_conc = max(1, int(cpus // res.cpu))
+        metrics = [m for m, _ in plan.objectives]
+        modes = [m for _, m in plan.objectives]
+        searcher = StudySearch(
+            space=define_by_run(cfg.space),
+            metric=metrics if plan.multi else plan.metric, mode=modes if plan.multi else plan.mode,
+            sampler=SAMPLERS[s.sampler](seed, len(metrics), plan.num_trials),
+            study_name=STUDY_NAME, storage=storage, max_step=cfg.train.steps,
+        )
+        trainable = tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), {"cpu": res.cpu, "gpu": res.gpu})
+        tune_dir = study_dir / "tune"
+        n = len(list(tune_dir.glob("run-*"))) if tune_dir.exists() else 0
+        callback = StudyCallback(total=plan.num_trials, done_before=done, max_step=cfg.train.steps,
+                                 metric=plan.metric, mode=plan.mode, tracking_uri=uri, experiment_id=exp_id,
+                                 parent_run_id=parent)
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=ConcurrencyLimiter(searcher, max_concurrent=max_conc),
+                scheduler=SCHEDULERS[s.scheduler](cfg, plan.metric, plan.mode),
+                num_samples=remaining, reuse_actors=True,
+                trial_dirname_creator=_trial_dirname, trial_name_creator=_trial_dirname,
+            ),
+            run_config=tune.RunConfig(
+                name=f"run-{n}", storage_path=str(tune_dir), verbose=0, callbacks=[callback],
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan.metric,
+                                                        checkpoint_score_order=plan.mode),
+                failure_config=tune.FailureConfig(max_failures=0),
+            ),
+        )
+        tuner.fit()
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
+def _trial_dirname(trial: Any) -> str:
+    from gansearch.search.space import TRIAL_KEY
+
+    return f"{trial.config.get(TRIAL_KEY, 'trial')}_{trial.trial_id}"
+
+
+def _best_of(values: list[tuple[int, float]], mode: str) -> tuple[int, float] | None:
+    finite = [(s, v) for s, v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return None
+    return (min if mode == "min" else max)(finite, key=lambda sv: sv[1])
+
+
+def summarize(study_dir: Path, plan: Plan, uri: str, exp_id: str, parent: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Every trial's best value of the (first) objective, read back from its folder; statuses from MLflow."""
+    from gansearch.tracking.runs import client
+
+    c = client(uri)
+    runs = c.search_runs([exp_id], filter_string=f"tags.`{cv.TAG_PARENT}` = '{parent}'", max_results=10000)
+    by_key = {r.data.tags.get(cv.TAG_TRIAL_KEY): r for r in runs}
+    trials = []
+    for folder in sorted((study_dir / "trials").glob("*")) if (study_dir / "trials").exists() else []:
+        lines = (folder / "metrics.jsonl").read_text().splitlines() if (folder / "metrics.jsonl").exists() else []
+        recs = [json.loads(x) for x in lines if x.strip()]
+        best = _best_of([(r["step"], r.get(plan.metric)) for r in recs], plan.mode)
+        run = by_key.get(folder.name)
+        run_json = folder / "run.json"
+        params = json.loads(run_json.read_text()).get("params", {}) if run_json.exists() else {}
+        trials.append({
+            "key": folder.name, "status": run.data.tags.get(cv.TAG_STATUS) if run else None,
+            "run_id": run.info.run_id if run else None, "best_value": best[1] if best else None,
+            "best_step": best[0] if best else None, "last_step": recs[-1]["step"] if recs else None,
+            "params": params,
+        })
+    ranked = [t for t in trials if t["best_value"] is not None]
+    ranked.sort(key=lambda t: t["best_value"], reverse=plan.mode == "max")
+    best = ranked[0] if ranked else None
+    counts = {st: sum(1 for t in trials if t["status"] == st) for st in cv.STATUSES}
+    summary = {"metric": plan.metric, "mode": plan.mode, "num_trials": len(trials),
+               "best_value": best["best_value"] if best else None,
+               **{f"trials_{k.replace('-', '_')}": v for k, v in counts.items()},
+               "trials": ranked + [t for t in trials if t["best_value"] is None]}
+    best_tags = {"key": best["key"], "run_id": best["run_id"], "value": best["best_value"],
+                 "step": best["best_step"]} if best else None
+    return summary, best_tags
+
+
+def ui_command(study_dir: Path) -> str:
+    meta = json.loads((Path(study_dir) / "study.json").read_text())
+    if meta["tracking_uri"].startswith("sqlite"):
+        return f"gansearch ui {study_dir}"
+    return f"open {meta['tracking_uri']}/#/experiments/{meta['experiment_id']}/runs"
+
+
+def print_report(summary: dict[str, Any], study_dir: Path, echo: Callable[[str], None] = print, top: int = 5) -> None:
+    echo(f"\ntop trials by {summary['metric']} ({summary['mode']}):")
+    echo(f"  {'trial':<12} {'status':<14} {summary['metric']:>10} {'at step':>8}  params")
+    for t in summary["trials"][:top]:
+        v = "-" if t["best_value"] is None else f"{t['best_value']:.4g}"
+        ps = " ".join(f"{k}={_fmt(v2)}" for k, v2 in t["params"].items())
+        echo(f"  {t['key']:<12} {str(t['status']):<14} {v:>10} {str(t['best_step']):>8}  {ps}")
+    echo(f"study folder: {study_dir}")
+    echo(f"MLflow UI:    {ui_command(study_dir)}")
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use `gansearch run`")

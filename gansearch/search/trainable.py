@@ -1,0 +1,96 @@
+"""One trial inside a Ray worker: sampled params -> trainer -> (MLflow child run, Tune report + checkpoint).
+
+Every evaluation: the trainer's state is checkpointed at exactly that step, the metrics go to MLflow in
+one batch (with the sample grid), and then to Tune with the checkpoint (Tune keeps the best and the
+last). A trial resumed by --resume finds its folder and its MLflow run by its stable key.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gansearch.tracking import conventions as cv
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    cfg_json: str  # the study's SpaceFile, as JSON (threads set to the trial's CPUs)
+    study_dir: str
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    objectives: tuple[tuple[str, str], ...]
+
+
+def tune_metrics(record: dict[str, Any], objectives: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """What Tune sees: numeric metrics, `step`, and each objective (worst case when missing/non-finite)."""
+    out: dict[str, Any] = {"step": int(record["step"]), **cv.record_metrics(record)}
+    for metric, mode in objectives:
+        v = record.get(metric)
+        out[metric] = cv.worst_value(mode) if v is None or not math.isfinite(float(v)) else float(v)
+    return out
+
+
+def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
+    import torch
+    from ray import tune
+
+    from gansearch.config import SpaceFile
+    from gansearch.search.space import split_config
+    from gansearch.tracking.runs import TrialRun
+    from gansearch.trainer import checkpoint as ckpt_mod
+    from gansearch.trainer.loop import Trainer
+
+    key, params = split_config(config)
+    cfg = SpaceFile.model_validate_json(ctx.cfg_json)
+    run_dir = Path(ctx.study_dir) / "trials" / key
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / ckpt_mod.FILENAME
+    restored = tune.get_checkpoint()
+    if restored is not None and not ckpt_path.exists():  # e.g. moved to another node
+        with restored.as_directory() as d:
+            shutil.copy2(Path(d) / ckpt_mod.FILENAME, ckpt_path)
+    metric, mode = ctx.objectives[0]
+    run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key, params)
+    tune_dir = run_dir / "tune-checkpoint"
+    reported = False
+    trainer: Trainer | None = None
+
+    def report(record: dict[str, Any], _ckpt: Path | None) -> None:
+        nonlocal reported
+        assert trainer is not None
+        diverged = bool(record.get("diverged"))
+        if not diverged:
+            trainer.save_checkpoint(int(record["step"]), ckpt_path)  # the state at exactly this evaluation
+        metrics = tune_metrics(record, ctx.objectives)
+        run.log_eval(record, run_dir)
+        if not diverged:
+            run.log_checkpoint_if_best(metrics[metric], mode, ckpt_path)
+        checkpoint = None
+        if ckpt_path.exists():
+            shutil.rmtree(tune_dir, ignore_errors=True)
+            tune_dir.mkdir()
+            shutil.copy2(ckpt_path, tune_dir / ckpt_mod.FILENAME)
+            checkpoint = tune.Checkpoint.from_directory(str(tune_dir))
+        reported = True
+        tune.report(metrics, checkpoint=checkpoint)
+
+    try:
+        trainer = Trainer(cfg, run_dir, params)
+        summary = trainer.run(report)
+        if not reported and summary.get("final"):  # resumed at the last step: nothing left to evaluate
+            tune.report(tune_metrics(summary["final"], ctx.objectives))
+    except Exception:
+        run.log_eval({"step": run.last_step + 1, "diverged": 0.0, **{m: cv.worst_value(md) for m, md in ctx.objectives}}, run_dir)
+        run.set_status("failed")
+        raise
+    finally:
+        del trainer
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()  # the actor is reused: give the next trial a clean GPU

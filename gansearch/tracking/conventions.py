@@ -1,0 +1,78 @@
+"""Names shared by the study driver and the trial workers. No mlflow import here."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+# Tags (one name per concept; `mlflow.parentRunId` is MLflow's own nesting tag).
+TAG_KIND = "gansearch.kind"  # "study" or "trial"
+TAG_STUDY = "gansearch.study"
+TAG_TRIAL_KEY = "gansearch.trial_key"  # stable across --resume: the first Optuna trial number
+TAG_STATUS = "status"  # one of STATUSES
+TAG_STRATEGY = "strategy"  # the balance strategy
+TAG_LOSS = "loss"
+TAG_PARENT = "mlflow.parentRunId"
+
+STATUSES = ("running", "completed", "stopped-early", "diverged", "failed")
+
+# Record keys that describe the metric rather than measure it: tags, not metrics.
+PROVENANCE_KEYS = ("fid_feature_net", "fid_weights_hash", "fid_num_samples", "fid_feature_net_test_accuracy")
+# Record keys that are not metrics at all.
+NOT_METRICS = ("step", "grid") + PROVENANCE_KEYS
+# A non-finite worst case is logged as this bound (stores and JSON differ on how they keep inf).
+WORST = 1e30
+
+
+def disable_telemetry() -> None:
+    """MLflow telemetry is off for every process gansearch starts (unless the user set it)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+def default_store_uri(study_dir: str | Path) -> str:
+    return f"sqlite:///{Path(study_dir).resolve() / 'mlflow.db'}"
+
+
+def artifact_root(study_dir: str | Path) -> str:
+    return (Path(study_dir).resolve() / "mlartifacts").as_uri()
+
+
+def experiment_name(study_dir: str | Path) -> str:
+    return f"gansearch:{Path(study_dir).resolve().name}"
+
+
+def trial_run_name(key: str) -> str:
+    return key
+
+
+def worst_value(mode: str) -> float:
+    return WORST if mode == "min" else -WORST
+
+
+def finite(value: float, mode: str = "min") -> float:
+    """Non-finite values as the worst bound (NaN counts as worst too)."""
+    if math.isnan(value):
+        return worst_value(mode)
+    if math.isinf(value):
+        return WORST if value > 0 else -WORST
+    return value
+
+
+def record_metrics(record: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric measurements of one trainer record, keyed as in the record."""
+    out: dict[str, float] = {}
+    for k, v in record.items():
+        if k in NOT_METRICS or isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        out[k] = finite(float(v))
+    return out
+
+
+def record_tags(record: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(record[k]) for k in PROVENANCE_KEYS if k in record}
+
+
+def trial_tags(params: Mapping[str, Any]) -> dict[str, str]:
+    return {TAG_STRATEGY: str(params.get("balance", "none")), TAG_LOSS: str(params.get("loss", "non_saturating"))}

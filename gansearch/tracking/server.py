@@ -1,0 +1,68 @@
+"""A local MLflow server/UI on 127.0.0.1 for a study's store: started in its own process group."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_command(store_uri: str, artifacts: str | None, port: int) -> list[str]:
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store_uri,
+           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    if artifacts:
+        cmd += ["--artifacts-destination", artifacts]
+    return cmd
+
+
+def start_server(store_uri: str, artifacts: str | None = None, port: int | None = None,
+                 log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `mlflow server` (telemetry off) in a new process group; stop it with stop_server."""
+    port = port or free_port()
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(server_command(store_uri, artifacts, port), env=env, stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mlflow server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"mlflow server at {url} not ready after {timeout:.0f} s")
+
+
+def stop_server(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    """SIGTERM the server's process group, SIGKILL what is left (a plain stop orphans its workers)."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()

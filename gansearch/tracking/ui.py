@@ -1,0 +1,30 @@
+"""`gansearch ui STUDY_DIR`: the MLflow UI for a study's store, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+from gansearch.errors import ConfigError
+
+
+def serve_study(study_dir: Path, port: int | None = None, echo: Callable[[str], None] = print) -> None:
+    from gansearch.tracking import conventions as cv
+    from gansearch.tracking.server import start_server, stop_server, wait_ready
+
+    meta_path = Path(study_dir) / "study.json"
+    if not meta_path.exists():
+        raise ConfigError("STUDY_DIR", "must be a study folder made by `gansearch run` (no study.json)", str(study_dir))
+    meta = json.loads(meta_path.read_text())
+    uri = meta["tracking_uri"]
+    if not uri.startswith("sqlite"):
+        echo(f"this study logs to {uri}: open {uri}/#/experiments/{meta['experiment_id']}/runs")
+        return
+    proc, url = start_server(uri, cv.artifact_root(study_dir), port)
+    try:
+        wait_ready(url, proc)
+        echo(f"MLflow UI: {url}/#/experiments/{meta['experiment_id']}/runs   (Ctrl-C to stop)")
+        proc.wait()
+    finally:
+        stop_server(proc)

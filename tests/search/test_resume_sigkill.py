@@ -1,0 +1,118 @@
+"""A `gansearch run` SIGKILLed mid-study resumes with --resume to the requested trial count: no MLflow run
+duplicated, no trial config duplicated, no finished trial run again, no Optuna trial left RUNNING."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from study_helpers import DIGITS, cache_dir, child_runs, jsonl, optuna_trials
+
+pytestmark = pytest.mark.slow
+N = 5
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    return {**os.environ, "GANSEARCH_CACHE_DIR": cache_dir(), "RAY_USAGE_STATS_ENABLED": "0",
+            "MLFLOW_DISABLE_TELEMETRY": "true", "HOME": str(tmp)}
+
+
+def _cmd(out: Path, *extra: str) -> list[str]:
+    gansearch = str(Path(sys.executable).with_name("gansearch"))
+    # scheduler none: every trial runs to the end, so "finished" and "interrupted" are unambiguous
+    return [gansearch, "run", str(DIGITS), "--out", str(out), "--num-trials", str(N),
+            "--set", "search.scheduler=none", "--set", "train.steps=40", *extra]
+
+
+def _descendants(pid: int) -> list[int]:
+    """PIDs below `pid`, from /proc (psutil is not a dependency)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _finished_keys(out: Path) -> set[str]:
+    return {p.parent.name for p in (out / "trials").glob("*/metrics.json")}
+
+
+def test_sigkilled_run_resumes_without_duplicates(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    log = open(tmp_path / "first.log", "wb")
+    proc = subprocess.Popen(_cmd(out), env=_env(tmp_path), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        # kill once a trial has finished and another one is half-way (has evaluations, no summary yet)
+        while time.monotonic() < deadline and proc.poll() is None:
+            started = {p.parent.name for p in (out / "trials").glob("*/metrics.jsonl") if p.stat().st_size}
+            done = _finished_keys(out)
+            try:
+                told = (out / "optuna.journal").exists() and any(t.state.name == "COMPLETE" for t in optuna_trials(out))
+            except (KeyError, FileNotFoundError):  # no study folder or study yet
+                told = False
+            if told and started - done:
+                break
+            time.sleep(0.3)
+        assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+        helpers = _descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        for h in helpers if "helpers" in dir() else []:
+            try:
+                os.kill(h, signal.SIGKILL)  # Ray's processes of the killed driver, by PID
+            except ProcessLookupError:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+    # finished = told to Optuna before the kill; a trial whose trainer ended but was not told yet is resumed
+    # (it re-attaches at its last step, trains nothing, and reports its final record)
+    done_before = {t.user_attrs["gansearch_key"] for t in optuna_trials(out) if t.state.name == "COMPLETE"}
+    interrupted = {p.parent.name for p in (out / "trials").glob("*/metrics.jsonl")} - done_before
+    assert done_before and interrupted
+    mtimes = {k: (out / "trials" / k / "metrics.json").stat().st_mtime_ns for k in done_before}
+    assert any(t.state.name == "RUNNING" for t in optuna_trials(out)), "the crash left Optuna trials RUNNING"
+
+    second = subprocess.run(_cmd(out, "--resume"), env=_env(tmp_path), capture_output=True, text=True, timeout=400)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "resuming:" in second.stdout and "gansearch ui" in second.stdout
+
+    meta = json.loads((out / "study.json").read_text())
+    uri = meta["tracking_uri"]
+    c, runs, parent = child_runs(uri, out)
+    keys = [r.data.tags["gansearch.trial_key"] for r in runs]
+    assert len(runs) == N and len(set(keys)) == N, keys  # zero duplicated MLflow runs
+    configs = [tuple(sorted(r.data.params.items())) for r in runs]
+    assert len(set(configs)) == N  # zero duplicated trial configs
+    assert done_before and interrupted <= set(keys), "interrupted trials re-attached to their runs"
+    for r in runs:
+        assert r.data.tags["status"] == "completed" and r.info.status == "FINISHED"
+        steps = [m.step for m in c.get_metric_history(r.info.run_id, "fid")]
+        assert sorted(steps) == [0, 10, 20, 30, 40], (r.data.tags["gansearch.trial_key"], steps)  # none twice
+    for k in done_before:  # no finished trial ran again
+        assert (out / "trials" / k / "metrics.json").stat().st_mtime_ns == mtimes[k]
+    trials = optuna_trials(out)
+    assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")]
+    live = [t for t in trials if not t.user_attrs.get("gansearch_closed_by_resume")]
+    assert len(live) == N and all(t.state.name == "COMPLETE" for t in live)
+    assert len({t.user_attrs["gansearch_key"] for t in live}) == N
+    assert parent.info.status == "FINISHED" and parent.data.tags["best.key"] in keys
+    for k in keys:
+        recs = jsonl(out / "trials" / k / "metrics.jsonl")
+        assert [r["step"] for r in recs] == [0, 10, 20, 30, 40]

@@ -1,0 +1,130 @@
+"""`run_study` end to end with real Ray (in-process, 2 CPUs), real Optuna (journal) and real MLflow
+(sqlite store, and a real `mlflow server` on 127.0.0.1): what lands in MLflow must be what was sampled
+and measured."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from gansearch.config import Dist, applies, load
+from study_helpers import DIGITS, SMALL_SPACE, TINY, cache_dir, child_runs, jsonl, optuna_trials
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    os.environ["GANSEARCH_CACHE_DIR"] = cache_dir()  # before ray.init: the workers inherit it
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.2", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _study(tmp: Path, *extra: str, num_trials: int, tracking_uri: str | None = None):
+    from gansearch.search.study import run_study
+
+    cfg = load(DIGITS, TINY + SMALL_SPACE + list(extra))
+    out = tmp / "study"
+    summary = run_study(cfg, DIGITS, out, num_trials=num_trials, tracking_uri=tracking_uri, echo=lambda s: None)
+    return cfg, out, summary
+
+
+def _check_study(cfg, out: Path, summary: dict, uri: str, metric: str, mode: str, n: int) -> None:
+    c, runs, parent = child_runs(uri, out)
+    assert parent.data.tags["gansearch.kind"] == "study" and parent.info.status == "FINISHED"
+    assert parent.data.params["search.mode"] == mode and parent.data.params["num_trials"] == str(n)
+    assert len(runs) == n, [r.info.run_name for r in runs]
+    keys = [r.data.tags["gansearch.trial_key"] for r in runs]
+    assert len(set(keys)) == n
+    ot = {t.user_attrs["gansearch_key"]: t for t in optuna_trials(out)}
+    best_by_key: dict[str, float] = {}
+    branches = {"gp_weight": set(), "ttur_ratio": set()}
+    for r in runs:
+        key = r.data.tags["gansearch.trial_key"]
+        assert r.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        # params: exactly the sampled values (+ fixed beta1), under the YAML names
+        t = ot[key]
+        expected = {**t.params, "beta1": 0.5}
+        assert set(r.data.params) == set(expected), (key, r.data.params, expected)
+        for name, value in expected.items():
+            got = r.data.params[name]
+            assert (float(got) == value) if isinstance(value, float) else got == str(value)
+        # conditional params only where their `when` holds
+        for name in branches:
+            active = applies(cfg.space[name], expected)
+            assert (name in r.data.params) == active
+            branches[name].add(active)
+        assert r.data.tags["loss"] == expected["loss"] and r.data.tags["strategy"] == expected["balance"]
+        # metric history with steps == the trainer's records
+        recs = jsonl(out / "trials" / key / "metrics.jsonl")
+        hist = sorted(c.get_metric_history(r.info.run_id, metric), key=lambda m: m.step)
+        assert [m.step for m in hist] == [rec["step"] for rec in recs]
+        assert [m.value for m in hist] == pytest.approx([rec[metric] for rec in recs], rel=1e-6)
+        for name in ("fid", "kid", "d_loss", "g_loss", "classes_covered", "g_amplitude", "diverged"):
+            assert c.get_metric_history(r.info.run_id, name), (key, name)
+        assert recs[0]["step"] == 0 and all(b["step"] - a["step"] == 10 for a, b in zip(recs, recs[1:]))
+        # one sample grid per evaluation, and the best checkpoint
+        grids = {Path(a.path).name for a in c.list_artifacts(r.info.run_id, "samples")}
+        assert grids == {f"step_{rec['step']}.png" for rec in recs}
+        assert [Path(a.path).name for a in c.list_artifacts(r.info.run_id, "best_checkpoint")] == ["checkpoint.pt"]
+        # status: tag, MLflow run state and Optuna state tell the same story
+        status = r.data.tags["status"]
+        assert r.info.status == "FINISHED"
+        if status == "completed":
+            assert recs[-1]["step"] == 30 and t.state.name == "COMPLETE"
+        elif status == "stopped-early":
+            assert recs[-1]["step"] < 30 and t.state.name == "PRUNED"
+            assert t.intermediate_values, "a pruned trial keeps its intermediate values"
+        else:
+            assert status == "diverged" and t.state.name == "COMPLETE"
+        values = [m.value for m in hist if math.isfinite(m.value)]
+        best_by_key[key] = min(values) if mode == "min" else max(values)
+    assert branches == {"gp_weight": {True, False}, "ttur_ratio": {True, False}}, "both branches exercised"
+    # the reported best trial really is the best in this mode
+    pick = min if mode == "min" else max
+    true_best = pick(best_by_key, key=best_by_key.get)
+    assert parent.data.tags["best.key"] == true_best
+    assert float(parent.data.tags["best.value"]) == pytest.approx(best_by_key[true_best])
+    assert summary["trials"][0]["key"] == true_best and summary["mode"] == mode
+
+
+def test_study_min_fid_asha(ray_local, tmp_path: Path) -> None:
+    cfg, out, summary = _study(tmp_path, "search.sampler=random", "search.seed=3", num_trials=5)
+    uri = f"sqlite:///{out / 'mlflow.db'}"
+    _check_study(cfg, out, summary, uri, "fid", "min", 5)
+    assert {t["status"] for t in summary["trials"]} == {"completed", "stopped-early"}, "ASHA stopped some trials"
+    # Tune keeps at most the best and the last checkpoint of each trial
+    for trial_dir in (out / "tune").glob("run-0/trial-*"):
+        assert 1 <= len(list(trial_dir.glob("checkpoint_*"))) <= 2
+
+
+def test_study_max_mode_tpe(ray_local, tmp_path: Path) -> None:
+    # Maximising FID is silly but makes direction mistakes visible: values are continuous, never tied.
+    cfg, out, summary = _study(tmp_path, "search.mode=max", "search.scheduler=none", "search.seed=1", num_trials=4)
+    _check_study(cfg, out, summary, f"sqlite:///{out / 'mlflow.db'}", "fid", "max", 4)
+    assert all(t["status"] == "completed" for t in summary["trials"])
+
+
+def test_study_against_a_real_mlflow_server(ray_local, tmp_path: Path) -> None:
+    from gansearch.tracking.server import start_server, stop_server, wait_ready
+
+    proc, url = start_server(f"sqlite:///{tmp_path / 'server.db'}", str(tmp_path / "server-artifacts"),
+                             log=tmp_path / "server.log")
+    try:
+        wait_ready(url, proc)
+        assert url.startswith("http://127.0.0.1:")
+        cfg, out, summary = _study(tmp_path, "search.sampler=random", "search.seed=3", num_trials=3, tracking_uri=url)
+        _check_study(cfg, out, summary, url, "fid", "min", 3)
+        assert not (out / "mlflow.db").exists(), "a server study keeps no local store"
+        assert any((tmp_path / "server-artifacts").rglob("step_0.png")), "artifacts went through the server"
+    finally:
+        stop_server(proc)
+    assert proc.poll() is not None
