@@ -128,3 +128,23 @@ def test_study_against_a_real_mlflow_server(ray_local, tmp_path: Path) -> None:
     finally:
         stop_server(proc)
     assert proc.poll() is not None
+
+
+def test_multi_objective_nsga2(ray_local, tmp_path: Path) -> None:
+    """Two objectives (FID and D's loss-oscillation amplitude): Optuna gets both values per trial."""
+    from gansearch.search.study import run_study
+
+    objectives = "search.objectives=[{metric: fid, mode: min}, {metric: d_amplitude, mode: min}]"
+    cfg = load(DIGITS, ["search.sampler=nsga2", "search.scheduler=none", objectives])
+    out = tmp_path / "study"
+    run_study(cfg, DIGITS, out, num_trials=3, echo=lambda s: None)
+    trials = optuna_trials(out)
+    assert len(trials) == 3 and all(t.state.name == "COMPLETE" for t in trials)
+    c, runs, _ = child_runs(f"sqlite:///{out / 'mlflow.db'}", out)
+    by_key = {r.data.tags["gansearch.trial_key"]: r for r in runs}
+    for t in trials:
+        assert t.values is not None and len(t.values) == 2 and all(math.isfinite(v) for v in t.values)
+        run = by_key[t.user_attrs["gansearch_key"]]
+        last_fid = c.get_metric_history(run.info.run_id, "fid")[-1].value
+        last_amp = c.get_metric_history(run.info.run_id, "d_amplitude")[-1].value
+        assert t.values[0] == pytest.approx(last_fid, rel=1e-6) and t.values[1] == pytest.approx(last_amp, rel=1e-6)
