@@ -105,8 +105,10 @@ class Trainer:
     def _run(self, report: Report | None, progress: Progress | None) -> dict[str, Any]:
         t, ev = self.cfg.train, self.cfg.eval
         ckpt_path = self.out / checkpoint.FILENAME
-        step = self._resume(ckpt_path) if ckpt_path.exists() else 0
-        if step == 0:
+        if ckpt_path.exists():
+            step = self._resume(ckpt_path)
+        else:
+            step = 0
             self.records.start(self._meta())
             self._evaluate(0, report)
         flush_every = max(1, min(ev.every, 100))
