@@ -82,6 +82,23 @@ def close_interrupted(storage: Any) -> tuple[int, list[str], int]:
     return len(finished), resumed, len(study.get_trials(deepcopy=False))
 
 
+def close_finished_runs(storage: Any, uri: str, experiment_id: str, parent_id: str) -> int:
+    """--resume: finished trials whose MLflow run the crash left open get their final status now."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from gansearch.tracking import runs
+
+    outcome = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "fail"}
+    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    closed = 0
+    for t in study.get_trials(deepcopy=False, states=tuple(outcome)):
+        key = t.user_attrs.get(KEY_ATTR)
+        if key is not None and not t.user_attrs.get(CLOSED_ATTR):
+            closed += runs.close_if_left_open(uri, experiment_id, parent_id, key, outcome[t.state]) is not None
+    return closed
+
+
 def _prepare_folder(cfg: SpaceFile, space_path: Path, study_dir: Path, resume: bool,
                     tracking_uri: str | None) -> dict[str, Any]:
     meta_path = study_dir / "study.json"
@@ -147,6 +164,8 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     # A resumed study's sampler gets a fresh seed (seed + trials so far): the same seed would replay the
     # first run's random draws and sample the same configs again.
     done, resumed, existing = close_interrupted(storage) if resume else (0, [], 0)
+    if resume:
+        close_finished_runs(storage, uri, exp_id, parent)
     remaining = plan.num_trials - done
     if resumed:
         echo(f"resuming: {done} trials finished, continuing {', '.join(resumed)}")

@@ -157,3 +157,21 @@ def close_trial_run(uri: str, experiment_id: str, parent_id: str, key: str, stat
     c.set_tag(run_id, cv.TAG_STATUS, status)
     c.set_terminated(run_id, "FAILED" if status == "failed" else "KILLED" if status == "interrupted" else "FINISHED")
     return run_id
+
+
+def close_if_left_open(uri: str, experiment_id: str, parent_id: str, key: str, outcome: str) -> str | None:
+    """--resume: close a finished trial's run that a crash left open (between telling the sampler and
+    closing the run). `outcome` is the sampler's verdict: complete, pruned or fail. Returns the status set."""
+    c = client(uri)
+    run_id = find_trial_run(c, experiment_id, parent_id, key)
+    if run_id is None or c.get_run(run_id).data.tags.get(cv.TAG_STATUS) != "running":
+        return None
+    if outcome == "pruned":
+        status = "stopped-early"
+    elif outcome == "fail":
+        status = "failed"
+    else:
+        hist = c.get_metric_history(run_id, "diverged")
+        status = "diverged" if hist and max(hist, key=lambda m: m.step).value else "completed"
+    close_trial_run(uri, experiment_id, parent_id, key, status)
+    return status

@@ -148,3 +148,20 @@ def test_multi_objective_nsga2(ray_local, tmp_path: Path) -> None:
         last_fid = c.get_metric_history(run.info.run_id, "fid")[-1].value
         last_amp = c.get_metric_history(run.info.run_id, "d_amplitude")[-1].value
         assert t.values[0] == pytest.approx(last_fid, rel=1e-6) and t.values[1] == pytest.approx(last_amp, rel=1e-6)
+
+
+def test_resume_closes_runs_a_crash_left_open(ray_local, tmp_path: Path) -> None:
+    """A kill between telling Optuna and closing the MLflow run leaves a finished trial's run open:
+    --resume closes it with the sampler's verdict and runs nothing again."""
+    from gansearch.search.study import run_study
+
+    cfg, out, _ = _study(tmp_path, "search.scheduler=none", "search.sampler=random", num_trials=2)
+    uri = f"sqlite:///{out / 'mlflow.db'}"
+    c, runs, _ = child_runs(uri, out)
+    victim = runs[0].info.run_id
+    c.set_tag(victim, "status", "running")  # the state such a crash leaves behind
+    c.update_run(victim, status="RUNNING")
+    run_study(cfg, DIGITS, out, num_trials=2, resume=True, echo=lambda s: None)
+    after = c.get_run(victim)
+    assert after.data.tags["status"] == "completed" and after.info.status == "FINISHED"
+    assert len(child_runs(uri, out)[1]) == 2
