@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Callable
 
@@ -22,9 +23,16 @@ def serve_study(study_dir: Path, port: int | None = None, echo: Callable[[str], 
         echo(f"this study logs to {uri}: open {uri}/#/experiments/{meta['experiment_id']}/runs")
         return
     proc, url = start_server(uri, cv.artifact_root(study_dir), port)
+    # SIGTERM (a service manager, `timeout`) must stop the server's process group too, not orphan it
+    previous = signal.signal(signal.SIGTERM, _raise_exit)
     try:
         wait_ready(url, proc)
         echo(f"MLflow UI: {url}/#/experiments/{meta['experiment_id']}/runs   (Ctrl-C to stop)")
         proc.wait()
     finally:
         stop_server(proc)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
