@@ -58,7 +58,7 @@ def _open_storage(study_dir: Path) -> Any:
     return JournalStorage(JournalFileBackend(str(study_dir / "optuna.journal")))
 
 
-def close_interrupted(storage: Any) -> tuple[int, list[str], int]:
+def close_interrupted(storage: Any) -> tuple[list[Any], list[str], int]:
     """--resume: close Optuna trials a crash left RUNNING (FAIL, marked) and re-enqueue them under the
     same key, so each continues in its folder and MLflow run.
     Returns (finished trials, resumed keys, trials in the study)."""
@@ -79,22 +79,20 @@ def close_interrupted(storage: Any) -> tuple[int, list[str], int]:
         t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
         if not t.user_attrs.get(CLOSED_ATTR)
     ]
-    return len(finished), resumed, len(study.get_trials(deepcopy=False))
+    return finished, resumed, len(study.get_trials(deepcopy=False))
 
 
-def close_finished_runs(storage: Any, uri: str, experiment_id: str, parent_id: str) -> int:
+def close_finished_runs(finished: list[Any], uri: str, experiment_id: str, parent_id: str) -> int:
     """--resume: finished trials whose MLflow run the crash left open get their final status now."""
-    import optuna
     from optuna.trial import TrialState
 
     from gansearch.tracking import runs
 
     outcome = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "fail"}
-    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
     closed = 0
-    for t in study.get_trials(deepcopy=False, states=tuple(outcome)):
+    for t in finished:
         key = t.user_attrs.get(KEY_ATTR)
-        if key is not None and not t.user_attrs.get(CLOSED_ATTR):
+        if key is not None:
             closed += runs.close_if_left_open(uri, experiment_id, parent_id, key, outcome[t.state]) is not None
     return closed
 
@@ -163,9 +161,9 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     storage = _open_storage(study_dir)
     # A resumed study's sampler gets a fresh seed (seed + trials so far): the same seed would replay the
     # first run's random draws and sample the same configs again.
-    done, resumed, existing = close_interrupted(storage) if resume else (0, [], 0)
-    if resume:
-        close_finished_runs(storage, uri, exp_id, parent)
+    finished, resumed, existing = close_interrupted(storage) if resume else ([], [], 0)
+    close_finished_runs(finished, uri, exp_id, parent)
+    done = len(finished)
     remaining = plan.num_trials - done
     if resumed:
         echo(f"resuming: {done} trials finished, continuing {', '.join(resumed)}")

@@ -199,7 +199,7 @@ class Trainer:
         torch.set_rng_state(state["rng_torch"].cpu())
         self.data_gen.set_state(state["rng_data"].cpu())
         self.noise_gen.set_state(state["rng_noise"].cpu())
-        self.records.restore(state["records"], int(state["step"]))
+        self.records.restore(state["records"])
         self.last_d = None if state["last_d"] != state["last_d"] else float(state["last_d"])  # NaN: none yet
         return int(state["step"])
 

@@ -103,7 +103,7 @@ class Records:
             "times": torch.tensor([self.train_time, self.eval_time], dtype=torch.float64),
         }
 
-    def restore(self, state: dict[str, Any], step: int) -> None:
+    def restore(self, state: dict[str, Any]) -> None:
         self.g_hist.extend(state["g_hist"].tolist())
         self.d_hist.extend(state["d_hist"].tolist())
         self.d_per_eval = state["d_per_eval"].tolist()
