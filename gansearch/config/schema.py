@@ -92,6 +92,13 @@ class Objective(_Closed):
     mode: Literal["min", "max"] = "min"
 
 
+class RerunConfig(_Closed):
+    """Rerun the best k configurations with fresh seeds at full budget: rank by the mean, not a lucky seed."""
+
+    k: StrictInt = Field(3, ge=1, le=1000)
+    seeds: StrictInt = Field(3, ge=2, le=1000, description="fresh seeds per configuration")
+
+
 class SearchConfig(_Closed):
     """How `gansearch run` searches; names of samplers/schedulers match gansearch.search's tables."""
 
@@ -104,6 +111,8 @@ class SearchConfig(_Closed):
     resources_per_trial: ResourcesConfig = ResourcesConfig()
     seed: StrictInt = Field(0, ge=0, le=2**32 - 1)
     objectives: list[Objective] | None = None  # several: multi-objective (the first drives the scheduler)
+    max_failures: StrictInt = Field(2, ge=0, le=100, description="restarts of a crashed trial from its last checkpoint")
+    rerun_top_k: RerunConfig | None = None
 
 
 class SpaceFile(_Closed):

@@ -237,7 +237,7 @@ def _tune(cfg: SpaceFile, plan: Plan, study_dir: Path, storage: Any, uri: str, e
                 name=f"run-{n}", storage_path=str(tune_dir), verbose=0, callbacks=[callback],
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan.metric,
                                                         checkpoint_score_order=plan.mode),
-                failure_config=tune.FailureConfig(max_failures=0),
+                failure_config=tune.FailureConfig(max_failures=s.max_failures),
             ),
         )
         tuner.fit()
