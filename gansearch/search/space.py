@@ -11,6 +11,9 @@ from gansearch.config.space import Space
 
 TRIAL_KEY = "__trial_key"  # config entry naming the trial's folder and MLflow run (not a hyperparameter)
 KEY_ATTR = "gansearch_key"  # Optuna user attribute holding it; kept when --resume re-enqueues a trial
+SEED_KEY = "__seed"  # config entry of a rerun: the fresh train.seed it trains with
+RERUN_OF = "__rerun_of"  # config entry of a rerun: the key of the search trial whose configuration it repeats
+META_KEYS = (TRIAL_KEY, SEED_KEY, RERUN_OF)
 
 
 def suggest(trial: Any, name: str, d: Dist) -> Any:
@@ -48,5 +51,5 @@ def define_by_run(space: Space) -> Callable[[Any], dict[str, Any]]:
 
 def split_config(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """A Tune config -> (trial key, the active hyperparameters)."""
-    params = {k: v for k, v in config.items() if k != TRIAL_KEY}
+    params = {k: v for k, v in config.items() if k not in META_KEYS}
     return str(config[TRIAL_KEY]), params

@@ -167,10 +167,23 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     remaining = plan.num_trials - done
     if resumed:
         echo(f"resuming: {done} trials finished, continuing {', '.join(resumed)}")
-    if remaining > 0:
+    reruns = cfg.search.rerun_top_k is not None
+    top_seeds = None
+    if remaining > 0 or reruns:
         _warm_feature_cache(cfg)
-        _tune(cfg, plan, study_dir, storage, uri, exp_id, parent, remaining, done, address, env, cfg.search.seed + existing)
+        started = _start_ray(address, env)
+        try:
+            if remaining > 0:
+                _tune(cfg, plan, study_dir, storage, uri, exp_id, parent, remaining, done, cfg.search.seed + existing)
+            top_seeds = _rerun(cfg, plan, study_dir, uri, exp_id, parent, echo) if reruns else None
+        finally:
+            if started:
+                import ray
+
+                ray.shutdown()
     summary, best = summarize(study_dir, plan, uri, exp_id, parent)
+    if top_seeds is not None:
+        summary, best = _with_reruns(summary, best, *top_seeds, plan.mode)
     runs.finish_study_run(uri, parent, {k: v for k, v in summary.items() if k != "trials"}, best)
     (study_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
@@ -187,71 +200,56 @@ def _warm_feature_cache(cfg: SpaceFile) -> None:
 
 
 def _tune(cfg: SpaceFile, plan: Plan, study_dir: Path, storage: Any, uri: str, exp_id: str, parent: str,
-          remaining: int, done: int, address: str | None, env: dict[str, str], seed: int) -> None:
-    from ray import tune
+          remaining: int, done: int, seed: int) -> None:
     from ray.tune.search import ConcurrencyLimiter
 
+    from gansearch.search import tuner
     from gansearch.search.progress import StudyCallback
     from gansearch.search.schedulers import SCHEDULERS
     from gansearch.search.searcher import StudySearch
     from gansearch.search.space import define_by_run
-    from gansearch.search.trainable import TrialContext, run_trial
 
     s = cfg.search
-    res = s.resources_per_trial
-    threads = cfg.train.threads or max(1, int(res.cpu))
-    trial_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"threads": threads})})
-    ctx = TrialContext(trial_cfg.model_dump_json(), str(study_dir), uri, exp_id, parent, plan.objectives)
-    started = _start_ray(address, env)
-    try:
-        import ray
-
-        if s.max_concurrent:
-            max_conc = s.max_concurrent
-        else:
-            cpus = ray.cluster_resources().get("CPU", 1)
-            max_conc = max(1, int(cpus // res.cpu))
-        metrics = [m for m, _ in plan.objectives]
-        modes = [m for _, m in plan.objectives]
-        searcher = StudySearch(
-            space=define_by_run(cfg.space),
-            metric=metrics if plan.multi else plan.metric, mode=modes if plan.multi else plan.mode,
-            sampler=SAMPLERS[s.sampler](seed, len(metrics), plan.num_trials),
-            study_name=STUDY_NAME, storage=storage, max_step=cfg.train.steps,
-        )
-        trainable = tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), {"cpu": res.cpu, "gpu": res.gpu})
-        tune_dir = study_dir / "tune"
-        n = len(list(tune_dir.glob("run-*"))) if tune_dir.exists() else 0
-        callback = StudyCallback(total=plan.num_trials, done_before=done, max_step=cfg.train.steps,
-                                 metric=plan.metric, mode=plan.mode, tracking_uri=uri, experiment_id=exp_id,
-                                 parent_run_id=parent)
-        tuner = tune.Tuner(
-            trainable,
-            tune_config=tune.TuneConfig(
-                search_alg=ConcurrencyLimiter(searcher, max_concurrent=max_conc),
-                scheduler=SCHEDULERS[s.scheduler](cfg, plan.metric, plan.mode),
-                num_samples=remaining, reuse_actors=True,
-                trial_dirname_creator=_trial_dirname, trial_name_creator=_trial_dirname,
-            ),
-            run_config=tune.RunConfig(
-                name=f"run-{n}", storage_path=str(tune_dir), verbose=0, callbacks=[callback],
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan.metric,
-                                                        checkpoint_score_order=plan.mode),
-                failure_config=tune.FailureConfig(max_failures=s.max_failures),
-            ),
-        )
-        tuner.fit()
-    finally:
-        if started:
-            import ray
-
-            ray.shutdown()
+    metrics = [m for m, _ in plan.objectives]
+    modes = [m for _, m in plan.objectives]
+    searcher = StudySearch(
+        space=define_by_run(cfg.space),
+        metric=metrics if plan.multi else plan.metric, mode=modes if plan.multi else plan.mode,
+        sampler=SAMPLERS[s.sampler](seed, len(metrics), plan.num_trials),
+        study_name=STUDY_NAME, storage=storage, max_step=cfg.train.steps,
+    )
+    callback = StudyCallback(total=plan.num_trials, done_before=done, max_step=cfg.train.steps,
+                             metric=plan.metric, mode=plan.mode, tracking_uri=uri, experiment_id=exp_id,
+                             parent_run_id=parent)
+    tuner.fit(cfg, plan, study_dir, tuner.trial_context(cfg, plan, study_dir, uri, exp_id, parent),
+              callback=callback, num_samples=remaining,
+              search_alg=ConcurrencyLimiter(searcher, max_concurrent=tuner.max_concurrent(cfg)),
+              scheduler=SCHEDULERS[s.scheduler](cfg, plan.metric, plan.mode))
 
 
-def _trial_dirname(trial: Any) -> str:
-    from gansearch.search.space import TRIAL_KEY
+def _rerun(cfg: SpaceFile, plan: Plan, study_dir: Path, uri: str, exp_id: str, parent: str,
+           echo: Callable[[str], None]) -> tuple[list[dict[str, Any]], list[int]]:
+    """search.rerun_top_k: the best k configurations again, fresh seeds, full budget, no scheduler."""
+    from gansearch.search import rerun, tuner
+    from gansearch.search.progress import StudyCallback
 
-    return f"{trial.config.get(TRIAL_KEY, 'trial')}_{trial.trial_id}"
+    rr = cfg.search.rerun_top_k
+    assert rr is not None
+    summary, _ = summarize(study_dir, plan, uri, exp_id, parent)
+    top = rerun.pick_top(summary["trials"], rr.k, plan.mode)
+    seeds = rerun.fresh_seeds(cfg.train.seed, rr.seeds)
+    configs = [c for c in rerun.planned(top, seeds) if not rerun.finished(study_dir, c["__trial_key"], cfg.train.steps)]
+    if configs:
+        from ray.tune.search import ConcurrencyLimiter
+
+        echo(f"rerunning the best {len(top)} configurations with seeds {seeds}: {len(configs)} trials")
+        callback = StudyCallback(total=len(configs), done_before=0, max_step=cfg.train.steps, metric=plan.metric,
+                                 mode=plan.mode, tracking_uri=uri, experiment_id=exp_id, parent_run_id=parent)
+        tuner.fit(cfg, plan, study_dir, tuner.trial_context(cfg, plan, study_dir, uri, exp_id, parent),
+                  callback=callback, num_samples=len(configs), prefix="rerun",
+                  search_alg=ConcurrencyLimiter(rerun.fixed_searcher(configs, plan.metric, plan.mode),
+                                                max_concurrent=tuner.max_concurrent(cfg)))
+    return top, seeds
 
 
 def _best_of(values: list[tuple[int, float]], mode: str) -> tuple[int, float] | None:
@@ -268,7 +266,9 @@ def summarize(study_dir: Path, plan: Plan, uri: str, exp_id: str, parent: str) -
     c = client(uri)
     runs = c.search_runs([exp_id], filter_string=f"tags.`{cv.TAG_PARENT}` = '{parent}'", max_results=10000)
     by_key = {r.data.tags.get(cv.TAG_TRIAL_KEY): r for r in runs}
-    trials = []
+    from gansearch.search.rerun import is_rerun
+
+    trials, reruns = [], []
     for folder in sorted((study_dir / "trials").glob("*")) if (study_dir / "trials").exists() else []:
         lines = (folder / "metrics.jsonl").read_text().splitlines() if (folder / "metrics.jsonl").exists() else []
         recs = [json.loads(x) for x in lines if x.strip()]
@@ -276,7 +276,7 @@ def summarize(study_dir: Path, plan: Plan, uri: str, exp_id: str, parent: str) -
         run = by_key.get(folder.name)
         run_json = folder / "run.json"
         params = json.loads(run_json.read_text()).get("params", {}) if run_json.exists() else {}
-        trials.append({
+        (reruns if is_rerun(folder.name) else trials).append({
             "key": folder.name, "status": run.data.tags.get(cv.TAG_STATUS) if run else None,
             "run_id": run.info.run_id if run else None, "best_value": best[1] if best else None,
             "best_step": best[0] if best else None, "last_step": recs[-1]["step"] if recs else None,
@@ -290,9 +290,28 @@ def summarize(study_dir: Path, plan: Plan, uri: str, exp_id: str, parent: str) -
                "best_value": best["best_value"] if best else None,
                **{f"trials_{k.replace('-', '_')}": v for k, v in counts.items()},
                "trials": ranked + [t for t in trials if t["best_value"] is None]}
+    if reruns:
+        summary["rerun_trials"] = reruns
     best_tags = {"key": best["key"], "run_id": best["run_id"], "value": best["best_value"],
                  "step": best["best_step"]} if best else None
     return summary, best_tags
+
+
+def _with_reruns(summary: dict[str, Any], best: dict[str, Any] | None, top: list[dict[str, Any]], seeds: list[int],
+                 mode: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The study's answer becomes the configuration with the best mean over fresh seeds."""
+    from gansearch.search.rerun import summarize_reruns
+
+    by_key = {t["key"]: t for t in summary.get("rerun_trials", [])}
+    table = summarize_reruns(top, seeds, by_key, mode)
+    summary = {**summary, "ranking": "rerun_mean", "reruns": table}
+    if table and table[0]["mean"] is not None:
+        first = table[0]
+        search_trial = next(t for t in summary["trials"] if t["key"] == first["key"])
+        summary.update(best_mean=first["mean"], best_std=first["std"])
+        best = {"key": first["key"], "run_id": search_trial["run_id"], "value": first["search_value"],
+                "step": search_trial["best_step"], "mean": first["mean"], "std": first["std"], "seeds": len(seeds)}
+    return summary, best
 
 
 def ui_command(study_dir: Path) -> str:
@@ -309,6 +328,12 @@ def print_report(summary: dict[str, Any], study_dir: Path, echo: Callable[[str],
         v = "-" if t["best_value"] is None else f"{t['best_value']:.4g}"
         ps = " ".join(f"{k}={_fmt(v2)}" for k, v2 in t["params"].items())
         echo(f"  {t['key']:<12} {str(t['status']):<14} {v:>10} {str(t['best_step']):>8}  {ps}")
+    if summary.get("reruns"):
+        echo(f"\nreruns with fresh seeds (ranked by mean {summary['metric']}):")
+        for r in summary["reruns"]:
+            vals = ", ".join("-" if x["value"] is None else f"{x['value']:.4g}" for x in r["runs"])
+            mean = "-" if r["mean"] is None else f"{r['mean']:.4g} ± {r['std']:.2g}"
+            echo(f"  {r['key']:<12} mean {mean:<18} search {r['search_value']:.4g}  seeds: {vals}")
     echo(f"study folder: {study_dir}")
     echo(f"MLflow UI:    {ui_command(study_dir)}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +42,15 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     from ray import tune
 
     from gansearch.config import SpaceFile
-    from gansearch.search.space import split_config
-    from gansearch.tracking.runs import TrialRun
+    from gansearch.search.space import RERUN_OF, SEED_KEY, split_config
+    from gansearch.tracking.runs import TrialRun, wait_s
     from gansearch.trainer import checkpoint as ckpt_mod
     from gansearch.trainer.loop import Trainer
 
     key, params = split_config(config)
     cfg = SpaceFile.model_validate_json(ctx.cfg_json)
+    if SEED_KEY in config:  # a rerun of a search trial's configuration with a fresh seed
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"seed": int(config[SEED_KEY])})})
     run_dir = Path(ctx.study_dir) / "trials" / key
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / ckpt_mod.FILENAME
@@ -56,7 +59,11 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         with restored.as_directory() as d:
             shutil.copy2(Path(d) / ckpt_mod.FILENAME, ckpt_path)
     metric, mode = ctx.objectives[0]
-    run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key, params)
+    (run_dir / "worker.pid").write_text(f"{os.getpid()}\n")  # which process trains it (fault tests, debugging)
+    run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key, params, trial_dir=run_dir)
+    if RERUN_OF in config and not run.resumed:
+        run.c.set_tag(run.run_id, cv.TAG_RERUN_OF, str(config[RERUN_OF]))
+        run.c.set_tag(run.run_id, cv.TAG_SEED, str(cfg.train.seed))
     tune_dir = run_dir / "tune-checkpoint"
     reported = False
     trainer: Trainer | None = None
@@ -90,6 +97,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         run.set_status("failed")
         raise
     finally:
+        run.flush(wait_s())  # calls kept while the tracking server was down go out before the driver closes the run
         del trainer
         gc.collect()
         if torch.cuda.is_available():

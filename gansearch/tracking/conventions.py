@@ -15,6 +15,8 @@ TAG_STATUS = "status"  # one of STATUSES
 TAG_STRATEGY = "strategy"  # the balance strategy
 TAG_LOSS = "loss"
 TAG_PARENT = "mlflow.parentRunId"
+TAG_RERUN_OF = "gansearch.rerun_of"  # a rerun's search trial (search.rerun_top_k)
+TAG_SEED = "train.seed"  # the seed a rerun trained with (one name with the space file's field)
 
 STATUSES = ("running", "completed", "stopped-early", "diverged", "failed")
 

@@ -1,0 +1,106 @@
+"""`search.rerun_top_k`: after the search, the best k configurations train again with fresh seeds at
+full budget, and the study ranks configurations by the mean over those seeds.
+
+Why: the search's best trial is the maximum of many noisy draws, so its own value is biased (the
+winner's curse). Only the fresh seeds enter the mean and std; the search trial's value is reported
+beside them, not averaged in. Reruns are not told to Optuna (they are not samples of the space), run
+with no scheduler (full budget), and live in the study like trials: `trials/<key>-seed<S>/` and a
+child run tagged `gansearch.rerun_of` and `train.seed`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+from pathlib import Path
+from typing import Any
+
+RERUN_KEY = re.compile(r"^(?P<of>.+)-seed(?P<seed>\d+)$")
+
+
+def rerun_key(key: str, seed: int) -> str:
+    return f"{key}-seed{seed}"
+
+
+def is_rerun(key: str) -> bool:
+    return RERUN_KEY.match(key) is not None
+
+
+def fresh_seeds(train_seed: int, n: int) -> list[int]:
+    """Seeds the search never used: it trains every trial with `train.seed`."""
+    return [train_seed + 1 + j for j in range(n)]
+
+
+def pick_top(trials: list[dict[str, Any]], k: int, mode: str) -> list[dict[str, Any]]:
+    """The k best search trials that finished with a finite value (diverged and failed ones never qualify)."""
+    ok = [t for t in trials if t.get("best_value") is not None and math.isfinite(t["best_value"])
+          and t.get("status") in ("completed", "stopped-early") and not is_rerun(t["key"])]
+    ok.sort(key=lambda t: t["best_value"], reverse=mode == "max")
+    return ok[:k]
+
+
+def planned(top: list[dict[str, Any]], seeds: list[int]) -> list[dict[str, Any]]:
+    """One Tune config per (configuration, seed)."""
+    from gansearch.search.space import RERUN_OF, SEED_KEY, TRIAL_KEY
+
+    return [{TRIAL_KEY: rerun_key(t["key"], s), SEED_KEY: s, RERUN_OF: t["key"], **t["params"]}
+            for t in top for s in seeds]
+
+
+def finished(study_dir: Path, key: str, steps: int) -> bool:
+    """A rerun whose folder holds a final summary at full budget (or a divergence) is not run again."""
+    path = study_dir / "trials" / key / "metrics.json"
+    if not path.exists():
+        return False
+    summary = json.loads(path.read_text())
+    return summary.get("status") == "diverged" or (summary.get("status") == "completed" and summary.get("steps") == steps)
+
+
+def summarize_reruns(top: list[dict[str, Any]], seeds: list[int], by_key: dict[str, dict[str, Any]],
+                     mode: str) -> list[dict[str, Any]]:
+    """Mean ± std of each configuration's best value over its fresh seeds, best mean first.
+
+    A diverged rerun counts with the worst value: a configuration that diverges on some seeds is worse
+    than its lucky seed says."""
+    from gansearch.tracking import conventions as cv
+
+    out = []
+    for t in top:
+        runs = []
+        for s in seeds:
+            r = by_key.get(rerun_key(t["key"], s), {})
+            value = r.get("best_value")
+            if r.get("status") == "diverged" or (value is None and r.get("status") == "failed"):
+                value = cv.worst_value(mode)
+            runs.append({"key": rerun_key(t["key"], s), "seed": s, "value": value, "status": r.get("status")})
+        values = [r["value"] for r in runs if r["value"] is not None]
+        out.append({
+            "key": t["key"], "params": t["params"], "search_value": t["best_value"], "runs": runs,
+            "n": len(values),
+            "mean": statistics.fmean(values) if values else None,
+            "std": statistics.stdev(values) if len(values) > 1 else (0.0 if values else None),
+        })
+    worst = cv.worst_value(mode)
+    out.sort(key=lambda r: worst if r["mean"] is None else r["mean"], reverse=mode == "max")
+    return out
+
+
+def fixed_searcher(configs: list[dict[str, Any]], metric: str, mode: str) -> Any:
+    """A Tune searcher that hands out exactly these configs, once each (Tune's grid and
+    points_to_evaluate both need every key in one shared param space; conditional params differ)."""
+    from ray.tune.search import Searcher
+
+    class FixedConfigs(Searcher):
+        def __init__(self) -> None:
+            super().__init__(metric=metric, mode=mode)
+            self.queue = [dict(c) for c in configs]
+
+        def suggest(self, trial_id: str) -> dict[str, Any] | None:
+            return self.queue.pop(0) if self.queue else Searcher.FINISHED
+
+        def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+            return None
+
+    return FixedConfigs()

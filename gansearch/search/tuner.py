@@ -1,0 +1,60 @@
+"""One Ray Tune run over the study's trainable: shared by the search and by the reruns of its best
+configurations, so both checkpoint, restart and name their trials the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gansearch.config import SpaceFile
+from gansearch.search.plan import Plan
+from gansearch.search.space import TRIAL_KEY
+
+
+def trial_context(cfg: SpaceFile, plan: Plan, study_dir: Path, uri: str, exp_id: str, parent: str) -> Any:
+    """What every trial needs; the trainer gets as many threads as the trial has CPUs."""
+    from gansearch.search.trainable import TrialContext
+
+    threads = cfg.train.threads or max(1, int(cfg.search.resources_per_trial.cpu))
+    trial_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"threads": threads})})
+    return TrialContext(trial_cfg.model_dump_json(), str(study_dir), uri, exp_id, parent, plan.objectives)
+
+
+def max_concurrent(cfg: SpaceFile) -> int:
+    """`search.max_concurrent`, else as many trials as the cluster's CPUs hold."""
+    import ray
+
+    if cfg.search.max_concurrent:
+        return cfg.search.max_concurrent
+    cpus = ray.cluster_resources().get("CPU", 1)
+    return max(1, int(cpus // cfg.search.resources_per_trial.cpu))
+
+
+def fit(cfg: SpaceFile, plan: Plan, study_dir: Path, ctx: Any, *, callback: Any, num_samples: int,
+        search_alg: Any, scheduler: Any = None, prefix: str = "run") -> None:
+    from ray import tune
+
+    from gansearch.search.trainable import run_trial
+
+    res = cfg.search.resources_per_trial
+    trainable = tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), {"cpu": res.cpu, "gpu": res.gpu})
+    tune_dir = study_dir / "tune"
+    n = len(list(tune_dir.glob(f"{prefix}-*"))) if tune_dir.exists() else 0
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=search_alg, scheduler=scheduler, num_samples=num_samples, reuse_actors=True,
+            trial_dirname_creator=_trial_dirname, trial_name_creator=_trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=f"{prefix}-{n}", storage_path=str(tune_dir), verbose=0, callbacks=[callback],
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan.metric,
+                                                    checkpoint_score_order=plan.mode),
+            failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
+        ),
+    )
+    tuner.fit()
+
+
+def _trial_dirname(trial: Any) -> str:
+    return f"{trial.config.get(TRIAL_KEY, 'trial')}_{trial.trial_id}"
