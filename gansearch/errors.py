@@ -16,7 +16,9 @@ class ConfigError(GansearchError):
         self.path = path
         self.rule = rule
         self.value = value
-        msg = f"{path}: {rule}"
+        plain = path and path == path.strip() and not path.startswith(":") and ": " not in path
+        shown = path if plain else repr(path)  # an empty, padded or colon-laden key, quoted
+        msg = f"{_printable(shown)}: {_printable(rule)}"
         if show_value:
             msg += f", got {_short(value)}"
         super().__init__(msg)
@@ -41,6 +43,15 @@ class TrainingDiverged(GansearchError):
         self.step = step
         self.what = what
         super().__init__(f"{what} is not finite at step {step}")
+
+
+def _printable(text: str) -> str:
+    """A user's key may hold line breaks or control characters (NEL, U+2028, \\r): escape them, so one
+    problem stays one line."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _short(value: Any, limit: int = 80) -> str:

@@ -39,19 +39,6 @@ def study_env() -> dict[str, str]:
     return {k: os.environ[k] for k in ENV}
 
 
-def check_tracking(uri: str) -> None:
-    """An http(s) store must answer before Ray starts (MLflow's own retries take minutes)."""
-    if not uri.startswith(("http://", "https://")):
-        return
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=10) as r:
-            r.read()
-    except OSError as e:
-        raise ConfigError("--tracking-uri", f"must be a reachable MLflow server ({e})", uri) from None
-
-
 def _open_storage(study_dir: Path) -> Any:
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
@@ -98,7 +85,9 @@ def close_finished_runs(finished: list[Any], uri: str, experiment_id: str, paren
 
 
 def _prepare_folder(cfg: SpaceFile, space_path: Path, study_dir: Path, resume: bool,
-                    tracking_uri: str | None) -> dict[str, Any]:
+                    tracking_uri: str | None, write: bool = True) -> dict[str, Any]:
+    """Check (and unless `write` is False, create) the study folder. study.json keeps the tracking URI
+    without its password, so --resume of a password-protected store needs --tracking-uri again."""
     meta_path = study_dir / "study.json"
     dumped = cfg.model_dump(mode="json")
     if resume:
@@ -109,15 +98,20 @@ def _prepare_folder(cfg: SpaceFile, space_path: Path, study_dir: Path, resume: b
         same = {k: v for k, v in stored.items() if k != "search"} == {k: v for k, v in dumped.items() if k != "search"}
         if not same:
             raise ConfigError("--resume", f"space file must match the study's ({study_dir / 'space.json'})", str(space_path))
-        if tracking_uri and tracking_uri != meta["tracking_uri"]:
-            raise ConfigError("--tracking-uri", f"must be the study's ({meta['tracking_uri']}) on --resume", tracking_uri)
+        if tracking_uri and cv.redact_uri(tracking_uri) != meta["tracking_uri"]:
+            raise ConfigError("--tracking-uri", f"must be the study's ({meta['tracking_uri']}) on --resume",
+                              cv.redact_uri(tracking_uri))
+        if not tracking_uri and ":***@" in meta["tracking_uri"]:
+            raise ConfigError("--tracking-uri", "must be given again on --resume (the study folder keeps it "
+                              "without its password)", meta["tracking_uri"])
         return meta
     if meta_path.exists():
         raise ConfigError("--out", "must be a new study folder (add --resume to continue this one)", str(study_dir))
-    study_dir.mkdir(parents=True, exist_ok=True)
-    (study_dir / "space.json").write_text(json.dumps(dumped, indent=2))
+    if write:
+        study_dir.mkdir(parents=True, exist_ok=True)
+        (study_dir / "space.json").write_text(json.dumps(dumped, indent=2))
     return {"name": study_dir.name, "space_file": str(space_path),
-            "tracking_uri": tracking_uri or cv.default_store_uri(study_dir)}
+            "tracking_uri": cv.redact_uri(tracking_uri or cv.default_store_uri(study_dir))}
 
 
 def _start_ray(address: str | None, env: dict[str, str]) -> bool:
@@ -137,16 +131,23 @@ def _start_ray(address: str | None, env: dict[str, str]) -> bool:
 
 def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: int | None = None,
               address: str | None = None, tracking_uri: str | None = None, resume: bool = False,
-              echo: Callable[[str], None] = print) -> dict[str, Any]:
+              dry_run: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Check everything (before Ray starts, then on every node), search, rerun the best, summarize.
+    `dry_run` stops after the checks that need no Ray, and writes nothing."""
     plan = make_plan(cfg, num_trials)  # bad input never starts Ray
     env = study_env()
     study_dir = Path(study_dir).resolve()
-    check_tracking(tracking_uri or "")
-    meta = _prepare_folder(cfg, space_path, study_dir, resume, tracking_uri)
-    uri = meta["tracking_uri"]
     from gansearch.data.locate import locate
+    from gansearch.search import preflight
 
     locate(cfg.data)
+    preflight.check_address(address)
+    preflight.check_tracking(tracking_uri or "")
+    meta = _prepare_folder(cfg, space_path, study_dir, resume, tracking_uri, write=not dry_run)
+    if dry_run:
+        return {"dry_run": True, "num_trials": plan.num_trials, "study_dir": str(study_dir),
+                "tracking_uri": meta["tracking_uri"], "address": address}
+    uri = tracking_uri or meta["tracking_uri"]
     from gansearch.tracking import runs
 
     exp_id = runs.ensure_experiment(uri, cv.experiment_name(study_dir),
@@ -173,6 +174,8 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
         _warm_feature_cache(cfg)
         started = _start_ray(address, env)
         try:
+            if address:  # a cluster: every node must write the study folder and see the data
+                preflight.check_nodes(study_dir, cfg.data)
             if remaining > 0:
                 _tune(cfg, plan, study_dir, storage, uri, exp_id, parent, remaining, done, cfg.search.seed + existing)
             top_seeds = _rerun(cfg, plan, study_dir, uri, exp_id, parent, echo) if reruns else None

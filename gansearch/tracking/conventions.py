@@ -33,6 +33,21 @@ def disable_telemetry() -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
+def redact_uri(uri: str) -> str:
+    """A URI as it may be shown, logged or stored: a password in it becomes `***` (user and host stay)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(uri)
+        if parts.password is None:
+            return uri
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{hostport}"))
+    except ValueError:  # a malformed URI: hide everything between "//" and "@"
+        head, sep, rest = uri.partition("//")
+        return head + sep + rest.split("@", 1)[-1] if "@" in rest else uri
+
+
 def default_store_uri(study_dir: str | Path) -> str:
     return f"sqlite:///{Path(study_dir).resolve() / 'mlflow.db'}"
 
