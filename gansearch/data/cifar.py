@@ -1,7 +1,9 @@
 """CIFAR-10 from the python-pickle batches (cifar-10-batches-py), the folder torchvision downloads.
 
-We read the batches the way torchvision's CIFAR10 does (pickle, latin1) but skip its md5 check: it
-re-hashes 178 MB on every trial start and rejects any other copy, so no test could run offline.
+We read the batches like torchvision's CIFAR10 (pickle, latin1) but skip its md5 check (it re-hashes
+178 MB on every trial start and rejects any other copy, so no test could run offline), and through an
+unpickler that builds only what a CIFAR batch holds (dicts, lists, strings, numpy arrays): a tampered
+batch cannot run code.
 """
 
 from __future__ import annotations
@@ -18,13 +20,26 @@ from gansearch.data.locate import CIFAR_TEST, CIFAR_TRAIN, cifar_dir
 from gansearch.errors import GansearchError
 
 
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing {module}.{name}: a CIFAR batch holds only arrays, lists and strings")
+
+
 def read_batches(paths: list[Path]) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 (N, 3, 32, 32) images and int64 labels from CIFAR pickle batches."""
     data, labels = [], []
     for path in paths:
         try:
             with open(path, "rb") as f:
-                entry = pickle.load(f, encoding="latin1")  # the dataset's own format (trusted local file)
+                entry = _BatchUnpickler(f, encoding="latin1").load()
             data.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
             labels.extend(entry["labels"] if "labels" in entry else entry["fine_labels"])
         except (OSError, pickle.UnpicklingError, KeyError, ValueError, EOFError) as exc:

@@ -28,7 +28,8 @@ from gansearch.tracking import conventions as cv
 
 STUDY_NAME = "gansearch"
 CLOSED_ATTR = "gansearch_closed_by_resume"
-ENV = {"RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true",
+# MLflow's client prints each run's URL (credentials included) when a run ends: we print our own, redacted.
+ENV = {"RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
        "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0"}
 
 
@@ -147,7 +148,8 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     if dry_run:
         return {"dry_run": True, "num_trials": plan.num_trials, "study_dir": str(study_dir),
                 "tracking_uri": meta["tracking_uri"], "address": address}
-    uri = tracking_uri or meta["tracking_uri"]
+    uri = cv.move_credentials(tracking_uri or meta["tracking_uri"])
+    env.update({k: os.environ[k] for k in cv.CREDENTIAL_ENV if k in os.environ})  # the workers' runtime env
     from gansearch.tracking import runs
 
     exp_id = runs.ensure_experiment(uri, cv.experiment_name(study_dir),
@@ -171,11 +173,11 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     reruns = cfg.search.rerun_top_k is not None
     top_seeds = None
     if remaining > 0 or reruns:
-        _warm_feature_cache(cfg)
         started = _start_ray(address, env)
         try:
             if address:  # a cluster: every node must write the study folder and see the data
                 preflight.check_nodes(study_dir, cfg.data)
+            _warm_feature_cache(cfg)
             if remaining > 0:
                 _tune(cfg, plan, study_dir, storage, uri, exp_id, parent, remaining, done, cfg.search.seed + existing)
             top_seeds = _rerun(cfg, plan, study_dir, uri, exp_id, parent, echo) if reruns else None

@@ -31,6 +31,7 @@ WORST = 1e30
 def disable_telemetry() -> None:
     """MLflow telemetry is off for every process gansearch starts (unless the user set it)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # it prints URLs with credentials
 
 
 def redact_uri(uri: str) -> str:
@@ -46,6 +47,22 @@ def redact_uri(uri: str) -> str:
     except ValueError:  # a malformed URI: hide everything between "//" and "@"
         head, sep, rest = uri.partition("//")
         return head + sep + rest.split("@", 1)[-1] if "@" in rest else uri
+
+
+CREDENTIAL_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+
+
+def move_credentials(uri: str) -> str:
+    """`http://user:pw@host` -> `http://host`, with user and password in MLflow's own environment
+    variables: then no object Ray or Tune persists (callbacks, trial context, tuner.pkl) holds them."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    os.environ[CREDENTIAL_ENV[0]] = unquote(parts.username or "")
+    os.environ[CREDENTIAL_ENV[1]] = unquote(parts.password)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def default_store_uri(study_dir: str | Path) -> str:

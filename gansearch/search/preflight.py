@@ -1,0 +1,198 @@
+"""Checks `gansearch run` makes before any trial starts, so a wrong address, a dead tracking server, a
+study folder the workers cannot write or data a node lacks costs seconds, not a queue of failed trials.
+
+Each failure is one `ConfigError` (or the data locator's own error) naming the option to fix.
+`check_address` and `check_tracking` run before Ray starts; `check_nodes` right after `ray.init`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from gansearch.errors import ConfigError, DataNotFoundError
+
+AUTH_HINT = ("set RAY_AUTH_MODE=token and give the cluster's token in ~/.ray/auth_token, RAY_AUTH_TOKEN "
+             "or RAY_AUTH_TOKEN_PATH")
+
+# Runs in a child process: Ray's GCS client retries for ~40 s against a port that is not a Ray head,
+# and a child can be killed at our timeout. It reads RAY_AUTH_MODE / the token like a driver would.
+_GCS_PROBE = """
+import json, sys
+try:
+    from ray._raylet import GcsClient
+    c = GcsClient(address=sys.argv[1])
+    c.internal_kv_get(b"session_name", namespace=b"session", timeout=float(sys.argv[2]))
+    print(json.dumps({"ok": True}))
+except Exception as e:
+    print(json.dumps({"ok": False, "type": type(e).__name__, "msg": str(e).splitlines()[0][:300]}))
+"""
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """`host:port` -> (host, port); anything else is refused with an example."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("--address", "must be host:port of a Ray head (e.g. 10.0.0.5:6379)", address)
+    return host.strip("[]"), int(port)
+
+
+def check_address(address: str | None, timeout: float = 5) -> None:
+    """A `--address` must be a Ray head that accepts this process's auth settings.
+
+    A TCP connect answers in `timeout` seconds instead of Ray's 20-30 s of retries; then one GCS call in a
+    child process tells a token mismatch (RAY_AUTH_MODE) from a port that is not a Ray head."""
+    if not address or address in ("auto", "local"):
+        return
+    if address.startswith("ray://"):  # Ray Client: only the TCP check applies
+        host, port = split_address(address[len("ray://"):])
+        _tcp(address, host, port, timeout)
+        return
+    host, port = split_address(address)
+    _tcp(address, host, port, timeout)
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token" and not _token_available():
+        # Ray's client aborts the process (a C++ check) when token mode has no token to send
+        raise ConfigError("--address", f"needs the cluster's Ray token: RAY_AUTH_MODE is token here but no "
+                          f"token was found ({AUTH_HINT})", address)
+    try:
+        r = subprocess.run([sys.executable, "-c", _GCS_PROBE, f"{host}:{port}", str(timeout)],
+                           capture_output=True, text=True, timeout=timeout + 10, env=os.environ.copy())
+        last = (r.stdout.strip().splitlines() or [""])[-1]
+        result = json.loads(last) if last.startswith("{") else {"ok": False, "type": "", "msg": _crash(r)}
+    except subprocess.TimeoutExpired:
+        raise ConfigError("--address", f"must be a Ray head's GCS port ({host}:{port} accepts connections "
+                          f"but does not answer as Ray within {timeout + 10:g}s)", address) from None
+    if result.get("ok"):
+        return
+    msg = result.get("msg", "")
+    if result.get("type") == "AuthenticationError" or any(
+            k in msg for k in ("InvalidAuthToken", "Unauthenticated", "authentication token")):
+        mode = os.environ.get("RAY_AUTH_MODE", "unset")
+        why = (f"the cluster uses token auth but RAY_AUTH_MODE is {mode} here" if mode != "token"
+               else "the cluster rejected this process's token")
+        raise ConfigError("--address", f"must accept this process's Ray token: {why} ({AUTH_HINT})", address)
+    raise ConfigError("--address", f"must be a Ray head ({host}:{port} does not answer as Ray: {msg})", address)
+
+
+def _token_available() -> bool:
+    """Where Ray looks for a token, in its order: RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return True
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    return Path(path or Path.home() / ".ray" / "auth_token").expanduser().is_file()
+
+
+def _crash(r: subprocess.CompletedProcess) -> str:
+    """The one telling line of a probe that died in Ray's C++ code (a failed check), else the last one."""
+    lines = [x.strip() for x in r.stderr.splitlines() if x.strip()]
+    for x in lines:
+        if "Check failed" in x:
+            return x[x.index("Check failed"):][:300]
+    return (lines[-1][:300] if lines else "") + f" (probe exit code {r.returncode})"
+
+
+def _tcp(address: str, host: str, port: int, timeout: float) -> None:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+        raise ConfigError("--address", f"must be a reachable Ray head (cannot connect to {host}:{port} "
+                          f"within {timeout:g}s: {why})", address) from None
+
+
+def check_tracking(uri: str, timeout: float = 10) -> None:
+    """An http(s) MLflow server must answer /health before Ray starts (MLflow's own retries take minutes).
+    Other URIs (sqlite, file) are local stores that need no server."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import base64
+    import urllib.request
+    from urllib.parse import urlsplit, urlunsplit
+
+    from gansearch.tracking.conventions import redact_uri
+
+    parts = urlsplit(uri)
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))  # credentials go in a header
+    request = urllib.request.Request(bare.rstrip("/") + "/health")
+    if parts.username is not None:
+        token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
+            r.read()
+    except OSError as e:
+        raise ConfigError("--tracking-uri", f"must be a reachable MLflow server ({e})", redact_uri(uri)) from None
+
+
+def _probe(study_dir: str, data_cfg: Any) -> dict[str, Any]:
+    """On one node: write, read back and delete a file in the study folder; look for the data."""
+    import ray
+
+    from gansearch.data.locate import locate
+
+    out: dict[str, Any] = {"node_id": ray.get_runtime_context().get_node_id(), "write": None, "data": None}
+    probe = Path(study_dir) / f".preflight-{out['node_id'][:12]}-{os.getpid()}"
+    try:
+        probe.write_text("gansearch preflight\n")
+        if probe.read_text() != "gansearch preflight\n":
+            raise OSError("read back differs from what was written")
+        probe.unlink()
+    except OSError as e:
+        out["write"] = f"{type(e).__name__}: {e.strerror or e}"
+    if data_cfg is not None:
+        try:
+            locate(data_cfg)
+        except (DataNotFoundError, ConfigError) as e:
+            out["data"] = str(e)
+    return out
+
+
+def check_nodes(study_dir: Path, data_cfg: Any, timeout: float = 120) -> list[dict[str, Any]]:
+    """After `ray.init`: the cluster has alive nodes, and on EACH one a zero-CPU task pinned to it can
+    write the study folder and find the data. Returns [{node_id, ip}] of the nodes checked.
+
+    Nodes an autoscaler adds later are not covered: they run the same setup as the ones checked."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from gansearch.data.locate import locate
+
+    if data_cfg is not None:
+        locate(data_cfg)  # the driver first: its message is the familiar one
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    if not nodes:
+        raise ConfigError("--address", "must be a Ray cluster with alive nodes (none alive)",
+                          ray.get_runtime_context().gcs_address)
+    remote = ray.remote(num_cpus=0, max_retries=0)(_probe)
+    refs = {n["NodeID"]: remote.options(
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=n["NodeID"], soft=False)
+    ).remote(str(study_dir), data_cfg) for n in nodes}
+    ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout)
+    done = set(ready)
+    checked: list[dict[str, Any]] = []
+    for n in nodes:
+        node_id, ip, ref = n["NodeID"], n.get("NodeManagerAddress", "?"), refs[n["NodeID"]]
+        where = f"node {node_id[:12]} {ip}"
+        if ref not in done:
+            ray.cancel(ref, force=True)
+            raise ConfigError("--address", f"every Ray node must run a task ({where}: no answer within "
+                              f"{timeout:g}s)", ray.get_runtime_context().gcs_address)
+        try:
+            res = ray.get(ref)
+        except Exception as e:  # the node could not run gansearch's code (not installed, import error)
+            first = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
+            raise ConfigError("--address", f"every Ray node must run gansearch ({where}: {first})",
+                              ray.get_runtime_context().gcs_address) from None
+        if res["write"]:
+            raise ConfigError("--out", f"must be writable from every Ray node ({where}: {res['write']})",
+                              str(study_dir))
+        if res["data"]:
+            raise DataNotFoundError(f"on Ray {where}: {res['data']}")
+        checked.append({"node_id": node_id, "ip": ip})
+    return checked
