@@ -86,6 +86,7 @@ def run(
     address: Optional[str] = typer.Option(None, "--address", help="Join a running Ray cluster (host:port)"),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow server (default: sqlite in the study folder)"),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted study in --out"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only check the space file, data, --address and --tracking-uri"),
     set_: Optional[list[str]] = SetOpt,
 ) -> None:
     """Search hyperparameters: Ray Tune schedules, Optuna samples, MLflow records every trial."""
@@ -94,7 +95,11 @@ def run(
 
     study_dir = out or Path("studies") / (cfg.name or space.stem)
     summary = run_study(cfg, space, study_dir, num_trials=num_trials, address=address,
-                        tracking_uri=tracking_uri, resume=resume, echo=typer.echo)
+                        tracking_uri=tracking_uri, resume=resume, dry_run=dry_run, echo=typer.echo)
+    if dry_run:
+        typer.echo(f"ok: {space} would run {summary['num_trials']} trials into {summary['study_dir']} "
+                   f"(tracking {summary['tracking_uri']}, Ray {summary['address'] or 'local'})")
+        return
     print_report(summary, study_dir.resolve(), echo=typer.echo)
 
 
@@ -107,6 +112,50 @@ def ui(
     from gansearch.tracking.ui import serve_study
 
     serve_study(study_dir, port, echo=typer.echo)
+
+
+@app.command()
+def report(
+    study_dir: Path = typer.Argument(..., help="A study folder made by `gansearch run` (finished or not)", show_default=False),
+    html: Optional[Path] = typer.Option(None, "--html", help="Output HTML (default: STUDY_DIR/report/report.html)"),
+    evaluator: str = typer.Option("ped_anova", "--evaluator", help="Importance evaluator: ped_anova or fanova"),
+    top_k: int = typer.Option(4, "--top-k", help="Trials whose curves and grids are shown"),
+) -> None:
+    """Write the study's report: importance, budget curve, convergence by strategy, top-k grids."""
+    from gansearch.search.report import write_report
+
+    paths = write_report(study_dir, html, evaluator=evaluator, top_k=top_k)
+    typer.echo(f"report: {paths['html']}")
+    typer.echo(f"data:   {paths['json']}")
+
+
+@app.command()
+def export(
+    study_dir: Path = typer.Argument(..., help="A study folder made by `gansearch run`", show_default=False),
+    top_k: int = typer.Option(3, "--top-k", help="How many of the best trials to export"),
+    to: Path = typer.Option(..., "--to", help="A new (or empty) folder for the export"),
+    register: Optional[str] = typer.Option(None, "--register", help="Also register the best in the MLflow Model Registry under this name"),
+) -> None:
+    """Hand over the best generators: safetensors weights, config, metrics, grid and model card per trial."""
+    from gansearch.search.export_study import export_study
+
+    result = export_study(study_dir, top_k, to, register=register, echo=typer.echo)
+    typer.echo(f"manifest: {result['manifest']}")
+    typer.echo(f"render:   gansearch sample {to} -n 64 -o grid.png")
+
+
+@app.command()
+def sample(
+    export_dir: Path = typer.Argument(..., help="An export folder (rank 1) or one trial folder in it", show_default=False),
+    n: int = typer.Option(64, "-n", help="How many samples"),
+    out: Path = typer.Option(..., "-o", "--out", help="Output PNG"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Latent seed (default: the trial's own, reproducing its grid)"),
+) -> None:
+    """Render samples from an exported generator (its sha256 is checked against the manifest first)."""
+    from gansearch.export.sample import sample_export
+
+    result = sample_export(export_dir, n, out, seed)
+    typer.echo(f"{result['path']}: {n} samples of {result['trial_key']}, seed {result['seed']}")
 
 
 def main(argv: list[str] | None = None) -> None:

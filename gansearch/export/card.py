@@ -1,0 +1,96 @@
+"""The model card (README.md) of one exported generator: what it is, how it was made, how to use it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+_SKIP = ("step",)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def render(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
+    sf = config["space_file"]
+    ma = config["model_args"]
+    data, model, train = sf["data"], sf["model"], sf["train"]
+    shape = "x".join(str(s) for s in ma["data_shape"])
+    metric, mode = metrics["metric"], metrics["mode"]
+    m = metrics["metrics"]
+    lines = [
+        f"# gansearch generator: trial {metrics['trial_key']} (rank {metrics['rank']})",
+        "",
+        f"A GAN generator ({ma['model_name']}, {ma['num_params']:,} parameters) trained by `gansearch run` on "
+        f"`{data['name']}` ({shape}); rank {metrics['rank']} of its study `{metrics['study']}` by "
+        f"{'the rerun mean of ' if metrics['ranked_by'] == 'rerun_mean' else ''}`{metric}` ({mode}): "
+        f"{_fmt(metrics['rank_value'])}.",
+        "It maps a latent z ~ N(0, I) of size "
+        f"{ma['z_dim']} to {'a 2D point' if len(ma['data_shape']) == 1 else 'an image in [-1, 1], NCHW'}.",
+        "",
+        "## Data",
+        f"- dataset `{data['name']}`, image_size {data.get('image_size')}, max_samples {data.get('max_samples')}",
+        f"- dataset fingerprint `{metrics.get('dataset_fingerprint')}`",
+        "",
+        "## Hyperparameters (the trial's active parameters)",
+        "",
+        "| name | value |",
+        "|---|---|",
+        *[f"| `{k}` | {_fmt(v)} |" for k, v in sorted(config["params"].items())],
+        "",
+        f"Model: `{json.dumps(model)}`. Training: {train['steps']} steps, batch {train['batch_size']}, "
+        f"`train.seed` {metrics['train.seed']}, device `{train['device']}`, precision `{train['precision']}`.",
+        "",
+        f"## Metrics at step {metrics['step']} (the exported checkpoint; trial status `{metrics['status']}`)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *[f"| `{k}` | {_fmt(v)} |" for k, v in sorted(m.items()) if k not in _SKIP],
+        "",
+        f"Provenance: FID from feature net `{m.get('fid_feature_net')}` (weights hash "
+        f"`{m.get('fid_weights_hash')}`) on {m.get('fid_num_samples')} samples. FIDs are comparable only when "
+        "those three match. Recorded in MLflow run "
+        f"`{metrics['mlflow_run_id']}` (artifact `best_checkpoint/checkpoint.pt`).",
+    ]
+    if metrics.get("rerun"):
+        r = metrics["rerun"]
+        lines += ["", f"Reruns with fresh seeds: mean {_fmt(r['mean'])}, std {_fmt(r['std'])} over n={r['n']} runs."]
+    lines += [
+        "",
+        "## Use",
+        "",
+        "```python",
+        "import json, torch",
+        "from safetensors.torch import load_file",
+        "from gansearch.export.generator import build",
+        "",
+        "cfg = json.load(open('config.json'))",
+        "g = build(cfg['space_file'], tuple(cfg['model_args']['data_shape']), load_file('generator.safetensors'))",
+        f"z = torch.randn(16, {ma['z_dim']}, generator=torch.Generator().manual_seed({metrics['sample_seed']}))",
+        "with torch.no_grad():",
+        "    x = g(z)  # in [-1, 1]",
+        "```",
+        "",
+        "Render a grid (the sha256 of the weights is checked against the export's manifest.json first):",
+        "",
+        "```bash",
+        f"gansearch sample . -n {config['space_file']['eval']['grid']} -o grid.png   # seed {metrics['sample_seed']}: the trial's own grid",
+        "gansearch sample . -n 64 -o other.png --seed 1",
+        "```",
+        "",
+        "## Limitations",
+        "",
+        f"- Trained for {metrics['step']} of {train['steps']} steps on `{data['name']}` only, in a hyperparameter "
+        "search: a research artifact, not a production model.",
+        "- The metric is one run's value at one evaluation; without reruns it includes seed luck.",
+        "- FID here uses the feature net named above, not Inception unless it says so: don't compare it with "
+        "published FIDs.",
+        "- `gansearch sample` runs on the CPU in float32. It reproduces the trial's grid pixel for pixel when the "
+        "trial also ran on the CPU in float32; a GPU/bf16 trial's grid can differ slightly.",
+        "- The generator may reproduce training images and inherits the dataset's biases.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""An exported generator: rebuilt from config.json, weights from safetensors, sampled like the trainer.
+
+Nothing here unpickles: the weights come from `safetensors.torch.load_file`, the architecture from the
+space file recorded in config.json plus the data shape recorded at export time, so rendering needs
+neither the dataset nor Ray/MLflow. Latents are drawn exactly as `Trainer._sample` draws its fixed
+grid latents, so the default seed reproduces the trial's own sample grid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Iterator, Mapping
+
+import torch
+
+WEIGHTS = "generator.safetensors"
+CONFIG = "config.json"
+SAMPLE_SEED_OFFSET = 3  # Trainer._sample seeds its fixed latents with train.seed + 3
+
+
+def sample_seed(train_seed: int) -> int:
+    return int(train_seed) + SAMPLE_SEED_OFFSET
+
+
+def data_shape(space_file: Mapping[str, Any], g_state: Mapping[str, torch.Tensor]) -> tuple[int, ...]:
+    """The data shape G was built for, from the space file and G's own weights (no dataset needed).
+
+    2D mixtures are (2,); images are (C, S, S) with S = data.image_size and C the output channels of G's
+    last transposed convolution. `build(...)` then loads the weights strictly, which checks the guess.
+    """
+    from gansearch.data.points import MIXTURES
+
+    if space_file["data"]["name"] in MIXTURES:
+        return (2,)
+    size = int(space_file["data"]["image_size"])
+    convs = [t for k, t in g_state.items() if k.endswith("weight") and t.dim() == 4]
+    if not convs:
+        raise ValueError("G has no convolution weights: cannot tell the image channels")
+    return (int(convs[-1].shape[1]), size, size)
+
+
+def modes_of(space_file: Mapping[str, Any]) -> list[list[float]] | None:
+    """The true modes of a 2D mixture (drawn under the scatter plot), else None."""
+    from gansearch.data.points import MIXTURES
+
+    name = space_file["data"]["name"]
+    return MIXTURES[name][0].tolist() if name in MIXTURES else None
+
+
+def build(space_file: Mapping[str, Any], shape: tuple[int, ...], state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
+    """G for `shape` with `state` loaded strictly, in eval mode on the CPU."""
+    from gansearch.config import SpaceFile
+    from gansearch.trainer.models import build_models
+
+    cfg = SpaceFile.model_validate(dict(space_file))
+    with torch.random.fork_rng(devices=[]):  # building D and the init draw from the global RNG
+        g, _ = build_models(cfg.model, tuple(shape))
+    g.load_state_dict(dict(state), strict=True)
+    return g.eval()
+
+
+def load(folder: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """(G, config.json) of one exported trial folder; weights through safetensors only."""
+    from safetensors.torch import load_file
+
+    config = json.loads((folder / CONFIG).read_text())
+    state = load_file(str(folder / WEIGHTS), device="cpu")
+    return build(config["space_file"], tuple(config["model_args"]["data_shape"]), state), config
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@torch.no_grad()
+def render(g: torch.nn.Module, z_dim: int, n: int, seed: int, threads: int | None = None) -> torch.Tensor:
+    """n samples from z = randn(n, z_dim) of a CPU generator seeded `seed`, through G in eval mode.
+
+    `threads` is the trial's train.threads: the same thread count keeps the float sums in the same
+    order as the trial's own evaluation.
+    """
+    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(int(seed)))
+    return forward(g, z, threads)
+
+
+@torch.no_grad()
+def forward(g: torch.nn.Module, z: torch.Tensor, threads: int | None = None) -> torch.Tensor:
+    """G(z) in eval mode, in the trainer's chunks of 1024."""
+    g.eval()
+    with _threads(threads):
+        return torch.cat([g(chunk) for chunk in z.split(1024)]).float().contiguous()
+
+
+def save_grid(samples: torch.Tensor, path: Path, config: Mapping[str, Any]) -> None:
+    """The trainer's own grid writer: an image grid, or a scatter over the recorded modes."""
+    from gansearch.trainer.grids import save_grid as trainer_save_grid
+
+    modes = config["model_args"].get("modes")
+    data = SimpleNamespace(modes=torch.tensor(modes) if modes is not None else None)
+    trainer_save_grid(samples, path, data)

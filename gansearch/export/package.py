@@ -1,0 +1,89 @@
+"""One exported trial folder: generator.safetensors, config.json, metrics.json, grid.png and README.md.
+
+Input is a trainer checkpoint (it carries the space file, the params, G's weights and the step) and what
+the tracking store recorded about the trial; the folder then describes itself, with no pickle in it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+from gansearch.export import card, generator
+
+FORMAT = 1
+
+
+def export_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any]) -> dict[str, Any]:
+    """Write the trial folder from its best checkpoint; returns the metrics.json body.
+
+    `info`: study, rank, trial_key, metric, mode, ranked_by, rank_value, status, mlflow_run_id,
+    metrics (everything logged at the checkpoint's step), optional rerun and dataset_fingerprint.
+    """
+    from safetensors.torch import save_file
+
+    import gansearch
+    from gansearch.trainer import checkpoint
+
+    state = checkpoint.load(checkpoint_path)
+    space_file, params = checkpoint.config_of(state)
+    step = int(state["step"])
+    g_state = {k: v.detach().cpu().contiguous() for k, v in state["g"].items()}
+    shape = generator.data_shape(space_file, g_state)
+    g = generator.build(space_file, shape, g_state)  # strict load: proves the recorded shape rebuilds G
+    model = space_file["model"]
+    config = {
+        "format": FORMAT,
+        "space_file": space_file,
+        "params": params,
+        "model_args": {
+            "model_name": model["name"] if model["name"] != "auto" else ("dcgan" if len(shape) == 3 else "mlp"),
+            "z_dim": int(model["z_dim"]),
+            "data_shape": list(shape),
+            "modes": generator.modes_of(space_file),
+            "num_params": sum(p.numel() for p in g.parameters()),
+        },
+    }
+    train_seed = int(space_file["train"]["seed"])
+    metrics = {
+        "format": FORMAT,
+        "study": info["study"],
+        "rank": int(info["rank"]),
+        "trial_key": info["trial_key"],
+        "metric": info["metric"],
+        "mode": info["mode"],
+        "ranked_by": info["ranked_by"],
+        "rank_value": info["rank_value"],
+        "value": _finite_or_none(info["metrics"].get(info["metric"])),
+        "step": step,
+        "status": info["status"],
+        "mlflow_run_id": info["mlflow_run_id"],
+        "train.seed": train_seed,
+        "sample_seed": generator.sample_seed(train_seed),
+        "dataset_fingerprint": info.get("dataset_fingerprint"),
+        "metrics": {k: _finite_or_none(v) for k, v in info["metrics"].items()},
+    }
+    if info.get("rerun"):
+        metrics["rerun"] = info["rerun"]
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {"format": "pt", "gansearch_version": gansearch.__version__, "trial_key": str(info["trial_key"]),
+            "step": str(step), "z_dim": str(config["model_args"]["z_dim"]), "data_shape": json.dumps(list(shape))}
+    save_file(g_state, str(folder / generator.WEIGHTS), metadata=meta)
+    (folder / generator.CONFIG).write_text(json.dumps(config, indent=2))
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    # The grid comes from the written file, not the checkpoint: it shows what a user will load.
+    loaded, _ = generator.load(folder)
+    samples = generator.render(loaded, config["model_args"]["z_dim"], int(space_file["eval"]["grid"]),
+                               metrics["sample_seed"], space_file["train"].get("threads"))
+    generator.save_grid(samples, folder / "grid.png", config)
+    (folder / "README.md").write_text(card.render(config, metrics))
+    return metrics
+
+
+def _finite_or_none(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
