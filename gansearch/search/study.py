@@ -9,6 +9,7 @@ study folder/
   trials/<key>/     each trial's trainer folder (metrics.jsonl, samples/, checkpoint.pt)
   tune/run-N/       Ray Tune's experiment folder of each (re)start; checkpoints: best + last per trial
   summary.json      the final summary (also on the MLflow parent run)
+  report/           report.html (self-contained) and report.json (also on the parent run, under report/)
 """
 
 from __future__ import annotations
@@ -189,9 +190,26 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     summary, best = summarize(study_dir, plan, uri, exp_id, parent)
     if top_seeds is not None:
         summary, best = _with_reruns(summary, best, *top_seeds, plan.mode)
-    runs.finish_study_run(uri, parent, {k: v for k, v in summary.items() if k != "trials"}, best)
     (study_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    report = _report(study_dir, echo)
+    if report is not None:
+        runs.client(uri).log_artifacts(parent, str(report), "report")
+    runs.finish_study_run(uri, parent, {k: v for k, v in summary.items() if k not in ("trials", "rerun_trials")}, best)
     return summary
+
+
+def _report(study_dir: Path, echo: Callable[[str], None]) -> Path | None:
+    """The study's HTML report and report.json (also `gansearch report`); a failure here costs the
+    report, never the finished study."""
+    from gansearch.search.report import write_report
+
+    try:
+        paths = write_report(study_dir)
+    except Exception as e:  # noqa: BLE001 - the trials are done and recorded; say what went wrong
+        echo(f"warning: the report was not written ({type(e).__name__}: {e}); run `gansearch report {study_dir}`")
+        return None
+    echo(f"report:       {paths['html']}")
+    return Path(paths["html"]).parent
 
 
 def _warm_feature_cache(cfg: SpaceFile) -> None:
