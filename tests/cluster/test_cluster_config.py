@@ -1,7 +1,7 @@
 """cluster.yaml passes Ray's own cluster-config schema and validator (from the installed `ray`), installs
 exactly pyproject.toml's pins, and keeps telemetry off and token auth on; a broken copy fails. The KubeRay
 manifest has the structure KubeRay needs and the installed Ray version; the image recipe in
-docs/cluster.md installs the same pins."""
+k8s/Dockerfile installs the same pins."""
 
 from __future__ import annotations
 
@@ -142,9 +142,8 @@ def test_kuberay_manifest_structure() -> None:
     assert claims == {pvc["metadata"]["name"]} and pvc["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
-def test_image_recipe_in_docs_uses_the_same_pins() -> None:
-    text = (ROOT / "docs" / "cluster.md").read_text()
-    (recipe,) = re.findall(r"```dockerfile\n(.*?)```", text, re.S)
+def test_image_recipe_uses_the_same_pins() -> None:
+    recipe = text = (ROOT / "k8s" / "Dockerfile").read_text()
     assert f"FROM rayproject/ray:{ray.__version__}-" in recipe
     runs = [line[len("RUN "):] for line in recipe.splitlines() if line.startswith("RUN ")]
     assert {k: _pins_in(runs).get(k) for k in _project_pins()} == _project_pins()
