@@ -8,6 +8,7 @@ from typing import Any
 
 from ray.tune import Callback
 
+from gansearch.search.metrics_export import StudyMetrics
 from gansearch.search.space import TRIAL_KEY
 from gansearch.tracking import conventions as cv
 from gansearch.tracking.runs import close_trial_run
@@ -24,11 +25,12 @@ def final_status(last: dict[str, Any] | None, max_step: int, error: bool) -> str
 
 
 class StudyCallback(Callback):
-    """Counts trials by status, keeps the best so far, prints a table line, closes MLflow child runs."""
+    """Counts trials by status, keeps the best so far, prints a table line, closes MLflow child runs, and
+    exports the counts and the best value as Prometheus gauges (`study` labels them; default: the experiment id)."""
 
     def __init__(self, *, total: int, done_before: int, max_step: int, metric: str, mode: str,
                  tracking_uri: str, experiment_id: str, parent_run_id: str,
-                 every_s: float = 10.0) -> None:
+                 every_s: float = 10.0, study: str | None = None) -> None:
         self.total, self.max_step, self.metric, self.mode = total, max_step, metric, mode
         self.uri, self.exp, self.parent = tracking_uri, experiment_id, parent_run_id
         self.every_s = every_s  # no stream kept: Tune pickles its callbacks
@@ -39,17 +41,20 @@ class StudyCallback(Callback):
         self.last_print = 0.0
         self.running: set[str] = set()
         self.statuses: dict[str, str] = {}
+        self.metrics = StudyMetrics(study or experiment_id, metric)
 
     def _better(self, v: float) -> bool:
         return self.best is None or (v < self.best[0] if self.mode == "min" else v > self.best[0])
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.add(trial.trial_id)
+        self.metrics.trials(self.counts, len(self.running))
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         v = result.get(self.metric)
         if v is not None and self._better(float(v)):
             self.best = (float(v), str(trial.config.get(TRIAL_KEY)))
+            self.metrics.best(self.best[0])
         if time.monotonic() - self.last_print >= self.every_s:
             self.print_line()
 
@@ -59,6 +64,7 @@ class StudyCallback(Callback):
         self.counts[status] += 1
         key = str(trial.config.get(TRIAL_KEY))
         self.statuses[key] = status
+        self.metrics.trials(self.counts, len(self.running))
         worst = {self.metric: cv.worst_value(self.mode)} if status == "failed" else None
         try:
             close_trial_run(self.uri, self.exp, self.parent, key, status, worst)

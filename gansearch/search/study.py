@@ -30,7 +30,9 @@ from gansearch.tracking import conventions as cv
 STUDY_NAME = "gansearch"
 CLOSED_ATTR = "gansearch_closed_by_resume"
 # MLflow's client prints each run's URL (credentials included) when a run ends: we print our own, redacted.
+# A reused actor waits this long for the last trial's thread to end (Ray's 2 s fails trials under load).
 ENV = {"RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+       "TUNE_FUNCTION_THREAD_TIMEOUT_S": "30",
        "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0"}
 
 
@@ -241,7 +243,7 @@ def _tune(cfg: SpaceFile, plan: Plan, study_dir: Path, storage: Any, uri: str, e
         sampler=SAMPLERS[s.sampler](seed, len(metrics), plan.num_trials),
         study_name=STUDY_NAME, storage=storage, max_step=cfg.train.steps,
     )
-    callback = StudyCallback(total=plan.num_trials, done_before=done, max_step=cfg.train.steps,
+    callback = StudyCallback(total=plan.num_trials, done_before=done, max_step=cfg.train.steps, study=study_dir.name,
                              metric=plan.metric, mode=plan.mode, tracking_uri=uri, experiment_id=exp_id,
                              parent_run_id=parent)
     tuner.fit(cfg, plan, study_dir, tuner.trial_context(cfg, plan, study_dir, uri, exp_id, parent),
@@ -266,7 +268,8 @@ def _rerun(cfg: SpaceFile, plan: Plan, study_dir: Path, uri: str, exp_id: str, p
         from ray.tune.search import ConcurrencyLimiter
 
         echo(f"rerunning the best {len(top)} configurations with seeds {seeds}: {len(configs)} trials")
-        callback = StudyCallback(total=len(configs), done_before=0, max_step=cfg.train.steps, metric=plan.metric,
+        callback = StudyCallback(total=len(configs), done_before=0, max_step=cfg.train.steps, study=study_dir.name,
+                                 metric=plan.metric,
                                  mode=plan.mode, tracking_uri=uri, experiment_id=exp_id, parent_run_id=parent)
         tuner.fit(cfg, plan, study_dir, tuner.trial_context(cfg, plan, study_dir, uri, exp_id, parent),
                   callback=callback, num_samples=len(configs), prefix="rerun",
