@@ -32,6 +32,10 @@ class ConfigErrors(GansearchError):
         super().__init__("\n".join(str(e) for e in errors))
 
 
+class TrackingUnavailable(GansearchError):
+    """The study's trials finished but the tracking server is down: the study is kept resumable (exit 3)."""
+
+
 class DataNotFoundError(GansearchError):
     """A dataset's files are missing; the message says where we looked and how to get them."""
 

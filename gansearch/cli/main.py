@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from gansearch.errors import ConfigErrors, GansearchError
+from gansearch.errors import ConfigErrors, GansearchError, TrackingUnavailable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find GAN hyperparameters that converge.")
 
@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> None:
         for err in e.errors:
             typer.echo(str(err), err=True)
         sys.exit(2)
+    except TrackingUnavailable as e:
+        typer.echo(str(e).replace("\n", " "), err=True)
+        sys.exit(3)
     except GansearchError as e:
         typer.echo(str(e).replace("\n", " "), err=True)
         sys.exit(2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
@@ -12,6 +13,9 @@ from gansearch.search.metrics_export import StudyMetrics
 from gansearch.search.space import TRIAL_KEY
 from gansearch.tracking import conventions as cv
 from gansearch.tracking.runs import close_trial_run
+
+
+CLOSE_WAIT_S = 10.0
 
 
 def final_status(last: dict[str, Any] | None, max_step: int, error: bool) -> str:
@@ -30,7 +34,7 @@ class StudyCallback(Callback):
 
     def __init__(self, *, total: int, done_before: int, max_step: int, metric: str, mode: str,
                  tracking_uri: str, experiment_id: str, parent_run_id: str,
-                 every_s: float = 10.0, study: str | None = None) -> None:
+                 every_s: float = 10.0, study: str | None = None, study_dir: str | None = None) -> None:
         self.total, self.max_step, self.metric, self.mode = total, max_step, metric, mode
         self.uri, self.exp, self.parent = tracking_uri, experiment_id, parent_run_id
         self.every_s = every_s  # no stream kept: Tune pickles its callbacks
@@ -42,6 +46,7 @@ class StudyCallback(Callback):
         self.running: set[str] = set()
         self.statuses: dict[str, str] = {}
         self.metrics = StudyMetrics(study or experiment_id, metric)
+        self.study_dir = study_dir  # trials/<key>/ holds each trial's buffer of calls a down server missed
 
     def _better(self, v: float) -> bool:
         return self.best is None or (v < self.best[0] if self.mode == "min" else v > self.best[0])
@@ -67,7 +72,11 @@ class StudyCallback(Callback):
         self.metrics.trials(self.counts, len(self.running))
         worst = {self.metric: cv.worst_value(self.mode)} if status == "failed" else None
         try:
-            close_trial_run(self.uri, self.exp, self.parent, key, status, worst)
+            # A short wait: this runs inside Tune's event loop. A server still down gets the close
+            # buffered in the trial's folder, replayed at the end of the study or by --resume.
+            trial_dir = Path(self.study_dir) / "trials" / key if self.study_dir else None
+            close_trial_run(self.uri, self.exp, self.parent, key, status, worst, trial_dir=trial_dir,
+                            timeout_s=CLOSE_WAIT_S if trial_dir else None)
         except Exception as e:  # the study goes on; the run keeps status "running"
             print(f"warning: could not close the MLflow run of {key}: {e}", file=sys.stdout)
         self.print_line()

@@ -168,6 +168,8 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     # A resumed study's sampler gets a fresh seed (seed + trials so far): the same seed would replay the
     # first run's random draws and sample the same configs again.
     finished, resumed, existing = close_interrupted(storage) if resume else ([], [], 0)
+    if resume:  # calls a down server missed in the last run go first, in order
+        _flush(study_dir, uri, exp_id, parent, echo)
     close_finished_runs(finished, uri, exp_id, parent)
     done = len(finished)
     remaining = plan.num_trials - done
@@ -189,6 +191,7 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
                 import ray
 
                 ray.shutdown()
+    _flush(study_dir, uri, exp_id, parent, echo, final=True)
     summary, best = summarize(study_dir, plan, uri, exp_id, parent)
     if top_seeds is not None:
         summary, best = _with_reruns(summary, best, *top_seeds, plan.mode)
@@ -198,6 +201,23 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
         runs.client(uri).log_artifacts(parent, str(report), "report")
     runs.finish_study_run(uri, parent, {k: v for k, v in summary.items() if k not in ("trials", "rerun_trials")}, best)
     return summary
+
+
+def _flush(study_dir: Path, uri: str, exp_id: str, parent: str, echo: Callable[[str], None],
+           final: bool = False) -> None:
+    """Replay every trial's buffered tracking calls (waiting up to GANSEARCH_TRACKING_WAIT_S for the
+    server). At the end of a study a server still down stops it cleanly, resumable."""
+    from gansearch.errors import TrackingUnavailable
+    from gansearch.tracking import runs
+
+    left = {k: n for k, n in runs.flush_study(study_dir, uri, exp_id, parent, timeout_s=runs.wait_s()).items() if n}
+    if not left:
+        return
+    where = f"{sum(left.values())} calls of {len(left)} trials kept in {study_dir}/trials/*/mlflow-buffer.jsonl"
+    if final:
+        raise TrackingUnavailable(f"--tracking-uri: the tracking server is unreachable ({where}); every trial has "
+                                  f"finished: run the same command with --resume when the server is back")
+    echo(f"warning: the tracking server still misses {where}")
 
 
 def _report(study_dir: Path, echo: Callable[[str], None]) -> Path | None:
@@ -243,7 +263,7 @@ def _tune(cfg: SpaceFile, plan: Plan, study_dir: Path, storage: Any, uri: str, e
         sampler=SAMPLERS[s.sampler](seed, len(metrics), plan.num_trials),
         study_name=STUDY_NAME, storage=storage, max_step=cfg.train.steps,
     )
-    callback = StudyCallback(total=plan.num_trials, done_before=done, max_step=cfg.train.steps, study=study_dir.name,
+    callback = StudyCallback(total=plan.num_trials, done_before=done, max_step=cfg.train.steps, study=study_dir.name, study_dir=str(study_dir),
                              metric=plan.metric, mode=plan.mode, tracking_uri=uri, experiment_id=exp_id,
                              parent_run_id=parent)
     tuner.fit(cfg, plan, study_dir, tuner.trial_context(cfg, plan, study_dir, uri, exp_id, parent),
@@ -268,7 +288,7 @@ def _rerun(cfg: SpaceFile, plan: Plan, study_dir: Path, uri: str, exp_id: str, p
         from ray.tune.search import ConcurrencyLimiter
 
         echo(f"rerunning the best {len(top)} configurations with seeds {seeds}: {len(configs)} trials")
-        callback = StudyCallback(total=len(configs), done_before=0, max_step=cfg.train.steps, study=study_dir.name,
+        callback = StudyCallback(total=len(configs), done_before=0, max_step=cfg.train.steps, study=study_dir.name, study_dir=str(study_dir),
                                  metric=plan.metric,
                                  mode=plan.mode, tracking_uri=uri, experiment_id=exp_id, parent_run_id=parent)
         tuner.fit(cfg, plan, study_dir, tuner.trial_context(cfg, plan, study_dir, uri, exp_id, parent),

@@ -37,6 +37,23 @@ def tune_metrics(record: dict[str, Any], objectives: tuple[tuple[str, str], ...]
     return out
 
 
+# Where a trial ran: the node of its latest (re)start, and every node it ran on, in order (a trial
+# restarted after its node died continues elsewhere).
+TAG_NODE_ID, TAG_NODE_IP, TAG_NODE_IDS = "ray.node_id", "ray.node_ip", "ray.node_ids"
+
+
+def tag_node(c: Any, run_id: str) -> None:
+    """Record this worker's Ray node on the trial's run; appends to the node history on every (re)start."""
+    import ray
+
+    from gansearch.tracking.runs import log_batch
+
+    node_id = ray.get_runtime_context().get_node_id()
+    before = c.get_run(run_id).data.tags.get(TAG_NODE_IDS, "")
+    log_batch(c, run_id, tags={TAG_NODE_ID: node_id, TAG_NODE_IP: ray.util.get_node_ip_address(),
+                               TAG_NODE_IDS: ",".join([*filter(None, before.split(",")), node_id])})
+
+
 def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     import torch
     from ray import tune
@@ -61,9 +78,12 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     metric, mode = ctx.objectives[0]
     (run_dir / "worker.pid").write_text(f"{os.getpid()}\n")  # which process trains it (fault tests, debugging)
     run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key, params, trial_dir=run_dir)
+    tag_node(run.c, run.run_id)
     if RERUN_OF in config and not run.resumed:
         run.c.set_tag(run.run_id, cv.TAG_RERUN_OF, str(config[RERUN_OF]))
         run.c.set_tag(run.run_id, cv.TAG_SEED, str(cfg.train.seed))
+    if run.resumed:
+        run.restore_best(metric, mode)
     tune_dir = run_dir / "tune-checkpoint"
     reported = False
     trainer: Trainer | None = None

@@ -1,26 +1,52 @@
 """Talking to the tracking store: one parent run per study, one nested child run per trial.
 
 Everything goes through `MlflowClient` (no fluent global state, so reused Ray actors can't leak a run)
-and metrics go in one `log_batch` per evaluation: a call per metric costs ~44 ms over HTTP.
+and metrics go in one `log_batch` per evaluation: a call per metric costs ~44 ms over HTTP. A trial's
+calls go through a `CallBuffer` in its folder, so a tracking server that is down doesn't stop training.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from gansearch.tracking import conventions as cv
+from gansearch.tracking.buffer import BUFFER, OPS, CallBuffer, send_batch, short_http_retries, unreachable
 
-_MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch (params: 100)
+T = TypeVar("T")
+WAIT_ENV = "GANSEARCH_TRACKING_WAIT_S"  # how long a trial start / run close waits for a down server
+WAIT_S = 120.0
 
 
 def client(uri: str):  # -> MlflowClient
     cv.disable_telemetry()
+    if uri.startswith(("http://", "https://")):
+        short_http_retries()
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
+
+
+def wait_s() -> float:
+    return float(os.environ.get(WAIT_ENV, WAIT_S))
+
+
+def with_retries(fn: Callable[[], T], timeout_s: float) -> T:
+    """`fn()`, retried with backoff (1, 2, 4 .. 15 s) while the server is unreachable, for up to `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    wait = 1.0
+    while True:
+        try:
+            return fn()
+        except Exception as e:
+            left = deadline - time.monotonic()
+            if not unreachable(e) or left <= 0:
+                raise
+        time.sleep(min(wait, left))
+        wait = min(wait * 2, 15.0)
 
 
 def ensure_experiment(uri: str, name: str, artifact_location: str | None) -> str:
@@ -38,31 +64,20 @@ def ensure_experiment(uri: str, name: str, artifact_location: str | None) -> str
         return exp.experiment_id
 
 
-def _params(values: Mapping[str, Any]) -> list:
-    from mlflow.entities import Param
-
-    return [Param(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in values.items()]
-
-
-def _tags(values: Mapping[str, Any]) -> list:
-    from mlflow.entities import RunTag
-
-    return [RunTag(k, str(v)) for k, v in values.items()]
+def batch_args(run_id: str, metrics: Mapping[str, float] = {}, step: int = 0, params: Mapping[str, Any] = {},
+               tags: Mapping[str, Any] = {}) -> dict[str, Any]:
+    """A log_batch as plain JSON (what the buffer keeps); the timestamp is fixed now, so a replay is the same row."""
+    now = int(time.time() * 1000)
+    return {"run_id": run_id,
+            "metrics": [[k, float(v), now, int(step)] for k, v in metrics.items()],
+            "params": [[k, json.dumps(v) if isinstance(v, (dict, list)) else str(v)] for k, v in params.items()],
+            "tags": [[k, str(v)] for k, v in tags.items()]}
 
 
 def log_batch(c: Any, run_id: str, metrics: Mapping[str, float] = {}, step: int = 0,
               params: Mapping[str, Any] = {}, tags: Mapping[str, Any] = {}) -> None:
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    ms = [Metric(k, float(v), now, int(step)) for k, v in metrics.items()]
-    ps = _params(params)
-    ts = _tags(tags)
-    for i in range(0, max(len(ms), 1), _MAX_BATCH):
-        chunk = ms[i : i + _MAX_BATCH]
-        c.log_batch(run_id, metrics=chunk, params=ps[:100] if i == 0 else [], tags=ts if i == 0 else [])
-    for i in range(100, len(ps), 100):
-        c.log_batch(run_id, params=ps[i : i + 100])
+    a = batch_args(run_id, metrics, step, params, tags)
+    send_batch(c, run_id, a["metrics"], a["params"], a["tags"])
 
 
 # ---- the study's parent run ------------------------------------------------------------------------
@@ -100,26 +115,45 @@ def find_trial_run(c: Any, experiment_id: str, parent_id: str, key: str) -> str 
 
 
 class TrialRun:
-    """A trial's child run, created once and re-attached (same run) when the trial resumes."""
+    """A trial's child run, created once and re-attached (same run) when the trial resumes.
 
-    def __init__(self, uri: str, experiment_id: str, parent_id: str, key: str, params: Mapping[str, Any]) -> None:
+    With `trial_dir`, every call after the start goes through the trial's CallBuffer: a down server
+    costs the trial nothing but a file. The start itself (find or create the run) needs the server: it
+    is retried for up to `wait_s()` (GANSEARCH_TRACKING_WAIT_S, 120 s), then raises, so Tune's
+    `max_failures` restarts the trial later from its checkpoint.
+    """
+
+    def __init__(self, uri: str, experiment_id: str, parent_id: str, key: str, params: Mapping[str, Any],
+                 trial_dir: Path | None = None) -> None:
         self.c = client(uri)
         self.key = key
         self.best: float | None = None
-        found = find_trial_run(self.c, experiment_id, parent_id, key)
+        self.buffer = CallBuffer(trial_dir, self.c, close_ops(experiment_id, parent_id)) if trial_dir else None
+        with_retries(lambda: self._attach(experiment_id, parent_id, params), wait_s())
+
+    def _attach(self, experiment_id: str, parent_id: str, params: Mapping[str, Any]) -> None:
+        if self.buffer is not None and not self.buffer.flush(force=True):
+            raise ConnectionError("the tracking server is unreachable")  # what is pending goes first
+        found = find_trial_run(self.c, experiment_id, parent_id, self.key)
         self.resumed = found is not None
         if found is None:
-            tags = {cv.TAG_PARENT: parent_id, cv.TAG_KIND: "trial", cv.TAG_TRIAL_KEY: key,
+            tags = {cv.TAG_PARENT: parent_id, cv.TAG_KIND: "trial", cv.TAG_TRIAL_KEY: self.key,
                     cv.TAG_STATUS: "running", **cv.trial_tags(params)}
-            run = self.c.create_run(experiment_id, run_name=cv.trial_run_name(key), tags=tags)
+            run = self.c.create_run(experiment_id, run_name=cv.trial_run_name(self.key), tags=tags)
             self.run_id = run.info.run_id
-            log_batch(self.c, self.run_id, params=params)
             self.last_step = -1
+            self._call("log_batch", **batch_args(self.run_id, params=params))
         else:
             self.run_id = found
             self.c.update_run(found, status="RUNNING")
             hist = self.c.get_metric_history(found, "diverged")  # every record carries `diverged`
             self.last_step = max((m.step for m in hist), default=-1)
+
+    def _call(self, op: str, **args: Any) -> None:
+        if self.buffer is not None:
+            self.buffer.call(op, **args)
+        else:
+            OPS[op](self.c, args)
 
     def log_eval(self, record: Mapping[str, Any], run_dir: Path) -> bool:
         """Metrics of one evaluation (one batch) and its sample grid; False if this step was logged already."""
@@ -127,36 +161,93 @@ class TrialRun:
         if step <= self.last_step:
             return False  # redone after a resume: logged before the interruption
         tags = cv.record_tags(record) if self.last_step < 0 else {}
-        log_batch(self.c, self.run_id, metrics=cv.record_metrics(record), step=step, tags=tags)
+        self._call("log_batch", **batch_args(self.run_id, cv.record_metrics(record), step, tags=tags))
         grid = record.get("grid")
         if grid and (run_dir / grid).exists():
-            self.c.log_artifact(self.run_id, str(run_dir / grid), "samples")
+            self._call("log_artifact", run_id=self.run_id, path=str(run_dir / grid), artifact_path="samples")
         self.last_step = step
         return True
+
+    def restore_best(self, metric: str, mode: str) -> None:
+        """A resumed run's best value so far, so a worse evaluation after the resume doesn't replace its
+        best checkpoint (best effort: with the server down, the next evaluation uploads again)."""
+        try:
+            hist = [m.value for m in self.c.get_metric_history(self.run_id, metric) if m.step <= self.last_step]
+        except Exception:  # noqa: BLE001 - unreachable; see above
+            return
+        finite = [v for v in hist if abs(v) < cv.WORST]
+        if finite:
+            self.best = min(finite) if mode == "min" else max(finite)
 
     def log_checkpoint_if_best(self, value: float, mode: str, checkpoint: Path | None) -> None:
         better = self.best is None or (value < self.best if mode == "min" else value > self.best)
         if better:
             self.best = value
             if checkpoint is not None and checkpoint.exists():
-                self.c.log_artifact(self.run_id, str(checkpoint), "best_checkpoint")
+                self._call("log_artifact", run_id=self.run_id, path=str(checkpoint), artifact_path="best_checkpoint")
 
     def set_status(self, status: str) -> None:
-        self.c.set_tag(self.run_id, cv.TAG_STATUS, status)
+        self._call("set_tag", run_id=self.run_id, key=cv.TAG_STATUS, value=status)
+
+    def flush(self, timeout_s: float = 0.0) -> bool:
+        """The trial ends: replay what is pending (retrying up to `timeout_s`); True when nothing is left."""
+        return self.buffer is None or self.buffer.flush_until(timeout_s)
 
 
-def close_trial_run(uri: str, experiment_id: str, parent_id: str, key: str, status: str,
-                    worst: Mapping[str, float] | None = None) -> str | None:
-    """Driver side: final status tag (and worst-case metrics for failures); end the run."""
-    c = client(uri)
+def _terminal(status: str) -> str:
+    return "FAILED" if status == "failed" else "KILLED" if status == "interrupted" else "FINISHED"
+
+
+def _close(c: Any, experiment_id: str, parent_id: str, key: str, status: str,
+           worst: Mapping[str, float] | None) -> str | None:
     run_id = find_trial_run(c, experiment_id, parent_id, key)
     if run_id is None:
         return None
     if worst:
         log_batch(c, run_id, metrics=worst, step=0)
     c.set_tag(run_id, cv.TAG_STATUS, status)
-    c.set_terminated(run_id, "FAILED" if status == "failed" else "KILLED" if status == "interrupted" else "FINISHED")
+    c.set_terminated(run_id, _terminal(status))
     return run_id
+
+
+def close_ops(experiment_id: str, parent_id: str) -> dict[str, Any]:
+    """The buffer's `close` op: a run closed while the server was down is found by its key when replayed."""
+    return {"close": lambda c, a: _close(c, experiment_id, parent_id, a["key"], a["status"], a.get("worst"))}
+
+
+def close_trial_run(uri: str, experiment_id: str, parent_id: str, key: str, status: str,
+                    worst: Mapping[str, float] | None = None, trial_dir: Path | None = None,
+                    timeout_s: float | None = None) -> str | None:
+    """Driver side: final status tag (and worst-case metrics for failures); end the run.
+
+    The trial's pending calls go first (its folder's buffer, with `trial_dir`); a down server is retried
+    with backoff for up to `timeout_s` (default `wait_s()`). If it stays down, the close itself is kept in
+    the trial's buffer (returns None) and `flush_study` (on --resume) replays it; without `trial_dir`
+    it raises, and --resume closes the run that was left open."""
+    c = client(uri)
+    timeout_s = wait_s() if timeout_s is None else timeout_s
+    if trial_dir is None:
+        return with_retries(lambda: _close(c, experiment_id, parent_id, key, status, worst), timeout_s)
+    buf = CallBuffer(trial_dir, c, close_ops(experiment_id, parent_id))
+    if buf.flush_until(timeout_s):
+        try:
+            return _close(c, experiment_id, parent_id, key, status, worst)
+        except Exception as e:
+            if not unreachable(e):
+                raise
+    buf.call("close", key=key, status=status, worst=dict(worst) if worst else None)
+    return None
+
+
+def flush_study(study_dir: Path, uri: str, experiment_id: str, parent_id: str, timeout_s: float = 0.0) -> dict[str, int]:
+    """Replay every trial's buffer (--resume, or the end of a study); returns {key: calls still pending}."""
+    c = client(uri)
+    left: dict[str, int] = {}
+    for f in sorted(Path(study_dir).glob("trials/*/" + BUFFER)):
+        buf = CallBuffer(f.parent, c, close_ops(experiment_id, parent_id))
+        buf.flush_until(timeout_s)
+        left[f.parent.name] = buf.pending()
+    return left
 
 
 def close_if_left_open(uri: str, experiment_id: str, parent_id: str, key: str, outcome: str) -> str | None:
@@ -173,5 +264,5 @@ def close_if_left_open(uri: str, experiment_id: str, parent_id: str, key: str, o
     else:
         hist = c.get_metric_history(run_id, "diverged")
         status = "diverged" if hist and max(hist, key=lambda m: m.step).value else "completed"
-    close_trial_run(uri, experiment_id, parent_id, key, status)
+    close_trial_run(uri, experiment_id, parent_id, key, status, timeout_s=0)
     return status
