@@ -1,0 +1,92 @@
+"""report.json: every section of the study report as plain, JSON-safe data (the HTML draws from it).
+Importance comes in already computed (Optuna lives in gansearch.search); the rest is computed here."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from gansearch.analysis.budget import budget_section
+from gansearch.analysis.convergence import collapse_rule, curves, failure_shares, oscillation_by_group
+from gansearch.analysis.study_data import COVERAGE, StudyData, ranked
+
+STATUS_ORDER = ("completed", "stopped-early", "diverged", "failed", "running")
+
+
+def json_safe(obj: Any) -> Any:
+    """NaN/inf -> None, tuples -> lists, paths -> str: report.json is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def marginals(study: StudyData, metric: str, mode: str) -> list[dict[str, Any]]:
+    """Per searched parameter: each trial's best `metric` against the value it had (where active)."""
+    best = {t.key: t.best(metric, mode) for t in study.trials}
+    out = []
+    for name in study.searched():
+        pts = [(t.key, t.params[name], best[t.key][1], str(t.status)) for t in study.trials
+               if name in t.params and best[t.key] is not None]
+        spec = study.space[name]
+        out.append({"param": name, "metric": metric, "log_x": study.log_scaled(name),
+                    "categorical": spec.get("type") == "categorical",
+                    "key": [p[0] for p in pts], "x": [p[1] for p in pts], "y": [p[2] for p in pts],
+                    "status": [p[3] for p in pts]})
+    return out
+
+
+def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_k: int = 4,
+                 permutations: int = 1000, seed: int = 0) -> dict[str, Any]:
+    metric, mode = study.metric, study.mode
+    rows = ranked(study)
+    top = [r for r in rows if r["value"] is not None][:top_k]
+    by_key = {t.key: t for t in study.trials}
+    counts = Counter(str(t.status) for t in study.trials)
+    coverage = COVERAGE.get(study.data_name or "")
+    curve_keys = [metric, "d_loss", "g_loss"] + ([coverage[0]] if coverage else [])
+    grouped = [(t.params, t.records, t.status) for t in study.trials]
+    samples = []
+    for r in top:
+        t = by_key.get(r["key"])
+        path = t.grid_at(r["best_step"]) if t else None
+        samples.append({"key": r["key"], "step": r["best_step"], "value": r["value"], "std": r["std"],
+                        "path": str(path.relative_to(study.folder)) if path else None})
+    report = {
+        "study": {
+            "folder": str(study.folder), "metric": metric, "mode": mode,
+            "objectives": [{"metric": m, "mode": md} for m, md in study.objectives],
+            "data": study.data_name, "train_steps": study.train_steps, "num_trials": len(study.trials),
+            "statuses": {s: counts.get(s, 0) for s in STATUS_ORDER} | {s: c for s, c in counts.items() if s not in STATUS_ORDER},
+            "source": "summary.json" if study.from_summary else "trial folders (no summary.json: partial study)",
+            "ranked_by": "rerun mean over fresh seeds" if study.reruns else "each trial's best value",
+            "reruns": len(study.reruns),
+        },
+        "ranking": rows,
+        "importance": list(importance),
+        "marginals": marginals(study, metric, mode),
+        "budget": {m: budget_section({t.key: (b[1] if (b := t.best(m, md)) else None) for t in study.trials},
+                                     md, permutations, seed) for m, md in study.objectives},
+        "convergence": {
+            "top": [{"key": r["key"], "curve": curves(by_key[r["key"]].records, curve_keys)} for r in top if r["key"] in by_key],
+            "oscillation": {by: oscillation_by_group([(t.params, t.records) for t in study.trials], by)
+                            for by in ("balance", "loss")},
+            "failures": {
+                "rules": {"diverged": "status diverged, or any evaluation with diverged = 1 (a non-finite loss)",
+                          "d_collapsed": "any evaluation with d_collapse = 1 (D's loss below eval.collapse_threshold "
+                                         "for eval.collapse_evals evaluations in a row, D loss ~ 0)",
+                          "mode_collapsed": collapse_rule(coverage)},
+                "by_balance": failure_shares(grouped, "balance", coverage),
+                "by_loss": failure_shares(grouped, "loss", coverage),
+            },
+        },
+        "samples": samples,
+    }
+    return json_safe(report)

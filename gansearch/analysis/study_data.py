@@ -1,0 +1,182 @@
+"""What a study folder holds, read once into plain data for the report: the objectives, every trial's
+records and status, and reruns. Works on a partial study (no summary.json) from the trial folders alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gansearch.errors import ConfigError
+
+# Final coverage below half of these counts is called mode collapse (the report states the rule).
+LABELLED = ("digits", "mnist", "fashion-mnist", "cifar10")
+COVERAGE: dict[str, tuple[str, int]] = {"ring8": ("modes_covered", 8), "grid25": ("modes_covered", 25),
+                                         **{name: ("classes_covered", 10) for name in LABELLED}}
+WORST = 1e29  # values at the tracking layer's worst-case bound (1e30: a diverged evaluation) are no value
+RERUN_KEY = re.compile(r"^(?P<of>.+)-seed(?P<seed>\d+)$")  # as gansearch.search.rerun names rerun folders
+
+
+@dataclass
+class Trial:
+    key: str
+    status: str | None
+    params: dict[str, Any]
+    records: list[dict[str, Any]]
+    run_id: str | None = None
+    folder: Path | None = None
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.records[-1] if self.records else {}
+
+    @property
+    def strategy(self) -> str:
+        return str(self.params.get("balance", "none"))
+
+    @property
+    def loss(self) -> str:
+        return str(self.params.get("loss", "non_saturating"))
+
+    def best(self, metric: str, mode: str) -> tuple[int, float] | None:
+        """(step, value) of the best finite evaluation of `metric`, or None."""
+        pts = [(r["step"], float(r[metric])) for r in self.records
+               if isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric]) and abs(r[metric]) < WORST]
+        if not pts:
+            return None
+        return (min if mode == "min" else max)(pts, key=lambda sv: sv[1])
+
+    def grid_at(self, step: int | None) -> Path | None:
+        """The sample grid written at `step` (the trainer names it in the record)."""
+        if self.folder is None or step is None:
+            return None
+        for r in self.records:
+            if r.get("step") == step and r.get("grid"):
+                path = self.folder / r["grid"]
+                return path if path.exists() else None
+        path = self.folder / "samples" / f"step_{step}.png"
+        return path if path.exists() else None
+
+
+@dataclass
+class StudyData:
+    folder: Path
+    objectives: list[tuple[str, str]]  # (metric, mode); the first is the study metric
+    space: dict[str, Any]  # the space file's `space` section, as validated
+    data_name: str | None
+    train_steps: int | None
+    trials: list[Trial]
+    reruns: list[dict[str, Any]] = field(default_factory=list)
+    from_summary: bool = False
+
+    @property
+    def metric(self) -> str:
+        return self.objectives[0][0]
+
+    @property
+    def mode(self) -> str:
+        return self.objectives[0][1]
+
+    def log_scaled(self, name: str) -> bool:
+        d = self.space.get(name)
+        return isinstance(d, dict) and (d.get("type") == "loguniform" or bool(d.get("log")))
+
+    def searched(self) -> list[str]:
+        """Hyperparameters that were sampled (distributions), in space-file order."""
+        return [k for k, v in self.space.items() if isinstance(v, dict) and "type" in v]
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by a crash mid-write
+                continue
+    return out
+
+
+def objectives_of(space_json: dict[str, Any]) -> list[tuple[str, str]]:
+    s = space_json.get("search") or {}
+    if s.get("objectives"):
+        return [(o["metric"], o["mode"]) for o in s["objectives"]]
+    return [(s.get("metric", "fid"), s.get("mode", "min"))]
+
+
+def derived_status(records: list[dict[str, Any]], train_steps: int | None) -> str:
+    """Status from the records alone (no summary, no Optuna): diverged, completed, or running."""
+    if any(r.get("diverged") == 1 for r in records):
+        return "diverged"
+    if records and train_steps is not None and records[-1].get("step", -1) >= train_steps:
+        return "completed"
+    return "running"
+
+
+def load_study(study_dir: Path, statuses: dict[str, str] | None = None) -> StudyData:
+    """Read a study folder. `statuses` (trial key -> status, e.g. from the Optuna journal) fills in
+    statuses summary.json lacks; with neither, statuses are derived from the records."""
+    study_dir = Path(study_dir)
+    space_path = study_dir / "space.json"
+    if not space_path.exists():
+        raise ConfigError("STUDY_DIR", "must be a gansearch study folder (no space.json)", str(study_dir))
+    space_json = json.loads(space_path.read_text())
+    summary_path = study_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    steps = (space_json.get("train") or {}).get("steps")
+    by_key = {t["key"]: t for t in (summary or {}).get("trials", [])}
+    trials_dir = study_dir / "trials"
+    reruns = (summary or {}).get("reruns") or []
+    # Reruns (fresh seeds of a top configuration, `trials/<key>-seed<S>/`) are not samples of the space.
+    rerun_keys = {run.get("key") for r in reruns for run in r.get("runs") or []}
+    rerun_keys |= {t.get("key") for t in (summary or {}).get("rerun_trials") or []}
+    folders = {p.name for p in trials_dir.iterdir() if p.is_dir()} if trials_dir.exists() else set()
+    rerun_keys |= {k for k in folders if (m := RERUN_KEY.match(k)) and m.group("of") in folders}
+    keys = [k for k in sorted(folders or by_key) if k not in rerun_keys]
+    trials = []
+    for key in keys:
+        folder = trials_dir / key
+        records = read_jsonl(folder / "metrics.jsonl")
+        s = by_key.get(key, {})
+        params = s.get("params")
+        if params is None:
+            run_json = folder / "run.json"
+            params = json.loads(run_json.read_text()).get("params", {}) if run_json.exists() else {}
+        status = s.get("status") or (statuses or {}).get(key) or derived_status(records, steps)
+        trials.append(Trial(key, status, params, records, s.get("run_id"), folder if folder.exists() else None))
+    return StudyData(study_dir, objectives_of(space_json), space_json.get("space") or {},
+                     (space_json.get("data") or {}).get("name"), steps, trials,
+                     reruns, summary is not None)
+
+
+def ranked(study: StudyData) -> list[dict[str, Any]]:
+    """Configurations best first: by the rerun mean where reruns exist (not the lucky seed), then the
+    remaining trials by their best value; trials with no value last."""
+    metric, mode = study.metric, study.mode
+    sign = 1.0 if mode == "min" else -1.0
+    by_key = {t.key: t for t in study.trials}
+    rows, seen = [], set()
+    reruns = [r for r in study.reruns if r.get("mean") is not None and math.isfinite(r["mean"])]
+    for r in sorted(reruns, key=lambda r: sign * r["mean"]):
+        t = by_key.get(r["key"])
+        best = t.best(metric, mode) if t else None
+        rows.append({"key": r["key"], "status": t.status if t else None, "value": r["mean"], "std": r.get("std"),
+                     "n": r.get("n"), "ranked_by": "rerun mean", "best_step": best[0] if best else None,
+                     "seed_value": best[1] if best else None, "params": r.get("params") or (t.params if t else {})})
+        seen.add(r["key"])
+    rest = []
+    for t in study.trials:
+        if t.key in seen:
+            continue
+        best = t.best(metric, mode)
+        rest.append({"key": t.key, "status": t.status, "value": best[1] if best else None, "std": None, "n": 1,
+                     "ranked_by": "best value", "best_step": best[0] if best else None,
+                     "seed_value": best[1] if best else None, "params": t.params})
+    rest.sort(key=lambda r: (r["value"] is None, sign * (r["value"] if r["value"] is not None else 0.0)))
+    return rows + rest

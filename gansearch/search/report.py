@@ -1,0 +1,165 @@
+"""`gansearch report`: gather what a (finished or partial) study left — the trial folders, summary.json
+and the Optuna journal — compute hyperparameter importance with Optuna, and write the HTML report and
+report.json (gansearch.analysis does the rest, without Optuna)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from gansearch.analysis.importance import check_evaluator, importance_section, target_quantile
+from gansearch.analysis.study_data import StudyData, load_study
+from gansearch.errors import ConfigError
+from gansearch.search.space import KEY_ATTR
+from gansearch.search.study import CLOSED_ATTR, STUDY_NAME
+
+
+def _ped_anova(n_trials: int) -> Any:
+    from optuna.importance import PedAnovaImportanceEvaluator
+
+    return PedAnovaImportanceEvaluator(target_quantile=target_quantile(n_trials))
+
+
+def _fanova(n_trials: int) -> Any:
+    from optuna.importance import FanovaImportanceEvaluator
+
+    return FanovaImportanceEvaluator(seed=0)
+
+
+EVALUATORS: dict[str, Callable[[int], Any]] = {"ped_anova": _ped_anova, "fanova": _fanova}
+
+
+def load_optuna(study_dir: Path) -> Any | None:
+    """The study's Optuna study, read from a copy of its journal (the study folder is never written)."""
+    journal = Path(study_dir) / "optuna.journal"
+    if not journal.exists():
+        return None
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    tmp = Path(tempfile.mkdtemp(prefix="gansearch-report-"))
+    try:
+        shutil.copy2(journal, tmp / "optuna.journal")
+        storage = JournalStorage(JournalFileBackend(str(tmp / "optuna.journal")))
+        study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+        trials = study.get_trials(deepcopy=True)
+        with _quiet():
+            mem = optuna.create_study(directions=study.directions)
+        mem.add_trials(trials)
+        return mem
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def optuna_statuses(study: Any, data_diverged: Callable[[str], bool]) -> dict[str, str]:
+    """Trial key -> status from the journal (the fallback when summary.json is missing)."""
+    from optuna.trial import TrialState
+
+    names = {TrialState.PRUNED: "stopped-early", TrialState.FAIL: "failed", TrialState.RUNNING: "running",
+             TrialState.WAITING: "running"}
+    out: dict[str, str] = {}
+    for t in study.get_trials(deepcopy=False):
+        key = t.user_attrs.get(KEY_ATTR)
+        if key is None or t.user_attrs.get(CLOSED_ATTR):
+            continue
+        if t.state == TrialState.COMPLETE:
+            out[key] = "diverged" if data_diverged(key) else "completed"
+        else:
+            out[key] = names.get(t.state, str(t.state.name).lower())
+    return out
+
+
+def importances(study: Any | None, data: StudyData, evaluator: str) -> list[dict[str, Any]]:
+    """One importance section per objective, over the COMPLETE trials with a finite value."""
+    from optuna.trial import TrialState
+
+    searched = data.searched()
+    sections = []
+    for i, (metric, mode) in enumerate(data.objectives):
+        if study is None:
+            sections.append(importance_section((metric, mode), evaluator, {}, [], searched, {}, None,
+                                               "no optuna.journal in the study folder"))
+            continue
+        sign = 1.0 if mode == "min" else -1.0
+        used, excluded = [], {}
+        for t in study.get_trials(deepcopy=False):
+            ok = t.state == TrialState.COMPLETE and t.values is not None and math.isfinite(t.values[i])
+            if ok:
+                used.append(t)
+            elif not t.user_attrs.get(CLOSED_ATTR):
+                reason = t.state.name.lower() if t.state != TrialState.COMPLETE else "no finite value"
+                excluded[reason] = excluded.get(reason, 0) + 1
+        params = [t.params for t in used]
+        quantile = target_quantile(len(used)) if evaluator == "ped_anova" else None
+        note = None
+        scores: dict[str, float] = {}
+        if len(used) < 2:
+            note = f"too few completed trials ({len(used)}) to compute importances"
+        else:
+            sub = _subset(used, study.directions)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    import optuna
+
+                    scores = optuna.importance.get_param_importances(
+                        sub, evaluator=EVALUATORS[evaluator](len(used)), target=lambda t, i=i: sign * t.values[i])
+            except (ValueError, RuntimeError) as e:  # e.g. fANOVA with no parameter in every trial
+                note = f"{evaluator} could not score this study: {e}"
+            if any(abs(t.values[i]) >= 1e29 for t in used):
+                note = (note + " " if note else "") + "Diverged trials take part with the worst value (±1e30)."
+        if data.reruns:
+            note = (note + " " if note else "") + "Importances use each trial's search-seed value, not the rerun means."
+        sections.append(importance_section((metric, mode), evaluator, scores, params, searched, excluded, quantile, note))
+    return sections
+
+
+def _subset(trials: list[Any], directions: list[Any]) -> Any:
+    import optuna
+
+    with _quiet():
+        sub = optuna.create_study(directions=directions)
+    sub.add_trials(trials)
+    return sub
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """No "A new study created in memory" lines from the report's scratch studies."""
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def write_report(study_dir: Path, html: Path | None = None, evaluator: str = "ped_anova", top_k: int = 4) -> dict[str, Path]:
+    """Write the study report: one self-contained HTML file and report.json beside it (default
+    STUDY_DIR/report/report.html and report.json). Returns {"html": path, "json": path}."""
+    from gansearch.analysis.render import write
+    from gansearch.analysis.report import build_report
+
+    check_evaluator(evaluator)
+    if top_k < 1:
+        raise ConfigError("--top-k", "must be >= 1", top_k)
+    study_dir = Path(study_dir)
+    if not study_dir.is_dir():
+        raise ConfigError("STUDY_DIR", "must be an existing study folder", str(study_dir))
+    html = Path(html) if html is not None else study_dir / "report" / "report.html"
+    study = load_optuna(study_dir)
+    data = load_study(study_dir)
+    if study is not None and not data.from_summary:  # a partial study: statuses from the journal
+        diverged = {t.key for t in data.trials if any(r.get("diverged") == 1 for r in t.records)}
+        states = optuna_statuses(study, diverged.__contains__)
+        for t in data.trials:
+            t.status = states.get(t.key, t.status)
+    report = build_report(data, importances(study, data, evaluator), top_k=top_k)
+    return write(report, study_dir, html, html.with_suffix(".json"))
