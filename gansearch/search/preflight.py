@@ -60,13 +60,14 @@ def check_address(address: str | None, timeout: float = 5) -> None:
         raise ConfigError("--address", f"needs the cluster's Ray token: RAY_AUTH_MODE is token here but no "
                           f"token was found ({AUTH_HINT})", address)
     try:
-        r = subprocess.run([sys.executable, "-c", _GCS_PROBE, f"{host}:{port}", str(timeout)],
-                           capture_output=True, text=True, timeout=timeout + 10, env=os.environ.copy())
+        # the GCS call gets twice the TCP timeout: a loaded head answers a connect long before a call
+        r = subprocess.run([sys.executable, "-c", _GCS_PROBE, f"{host}:{port}", str(2 * timeout)],
+                           capture_output=True, text=True, timeout=2 * timeout + 10, env=os.environ.copy())
         last = (r.stdout.strip().splitlines() or [""])[-1]
         result = json.loads(last) if last.startswith("{") else {"ok": False, "type": "", "msg": _crash(r)}
     except subprocess.TimeoutExpired:
         raise ConfigError("--address", f"must be a Ray head's GCS port ({host}:{port} accepts connections "
-                          f"but does not answer as Ray within {timeout + 10:g}s)", address) from None
+                          f"but does not answer as Ray within {2 * timeout + 10:g}s)", address) from None
     if result.get("ok"):
         return
     msg = result.get("msg", "")
@@ -76,6 +77,7 @@ def check_address(address: str | None, timeout: float = 5) -> None:
         why = (f"the cluster uses token auth but RAY_AUTH_MODE is {mode} here" if mode != "token"
                else "the cluster rejected this process's token")
         raise ConfigError("--address", f"must accept this process's Ray token: {why} ({AUTH_HINT})", address)
+    msg = msg or f"no answer within {2 * timeout:g}s"
     raise ConfigError("--address", f"must be a Ray head ({host}:{port} does not answer as Ray: {msg})", address)
 
 

@@ -11,6 +11,7 @@ import gc
 import math
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,9 +50,12 @@ def tag_node(c: Any, run_id: str) -> None:
     from gansearch.tracking.runs import log_batch
 
     node_id = ray.get_runtime_context().get_node_id()
-    before = c.get_run(run_id).data.tags.get(TAG_NODE_IDS, "")
-    log_batch(c, run_id, tags={TAG_NODE_ID: node_id, TAG_NODE_IP: ray.util.get_node_ip_address(),
-                               TAG_NODE_IDS: ",".join([*filter(None, before.split(",")), node_id])})
+    try:  # the run was just found or created, so the server answered a moment ago; if not, no tag
+        before = c.get_run(run_id).data.tags.get(TAG_NODE_IDS, "")
+        log_batch(c, run_id, tags={TAG_NODE_ID: node_id, TAG_NODE_IP: ray.util.get_node_ip_address(),
+                                   TAG_NODE_IDS: ",".join([*filter(None, before.split(",")), node_id])})
+    except Exception as e:  # noqa: BLE001 - a lost tag must not fail a trial
+        print(f"warning: node tags not recorded on {run_id}: {e}", file=sys.stderr)
 
 
 def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
