@@ -41,7 +41,8 @@ def _random(seed: int, n_obj: int, n_trials: int) -> Any:
 def _qmc(seed: int, n_obj: int, n_trials: int) -> Any:
     import optuna
 
-    return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+    # scrambled: an unscrambled Sobol sequence ignores the seed (every study would draw the same points)
+    return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
 
 
 def _cmaes(seed: int, n_obj: int, n_trials: int) -> Any:
