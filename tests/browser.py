@@ -16,6 +16,14 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def keep_screenshot(shot: Path, name: str | None = None) -> None:
+    """Copy a screenshot to $GANSEARCH_SCREENSHOTS (the README's images) when that names a folder."""
+    dest = os.environ.get("GANSEARCH_SCREENSHOTS")
+    if dest:
+        Path(dest).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(dest) / (name or shot.name))
+
+
 def require_browser() -> None:
     pytest.importorskip("playwright.sync_api")
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gansearch.config import SpaceFile
-from gansearch.errors import ConfigError, GansearchError
+from gansearch.errors import ConfigError
 from gansearch.search.plan import SAMPLERS, Plan, make_plan
 from gansearch.search.space import KEY_ATTR
 from gansearch.tracking import conventions as cv

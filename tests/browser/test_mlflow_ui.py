@@ -6,15 +6,13 @@ The expected values come from the MLflow store itself (read with MlflowClient), 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from browser import page  # noqa: E402
+from browser import keep_screenshot, page  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -32,14 +30,6 @@ def _trial_runs(study: Path) -> tuple[str, dict[str, object]]:
     children = client.search_runs([meta["experiment_id"]],
                                   filter_string=f"tags.`mlflow.parentRunId` = '{meta['parent_run_id']}'")
     return meta["experiment_id"], {r.info.run_name: r for r in children}
-
-
-def _keep(shot: Path) -> None:
-    """Copy a screenshot to $GANSEARCH_SCREENSHOTS (the docs' images) when that names a folder."""
-    dest = os.environ.get("GANSEARCH_SCREENSHOTS")
-    if dest:
-        Path(dest).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(dest) / shot.name)
 
 
 def _numbers_beside(label: object) -> list[float]:
@@ -93,7 +83,7 @@ def test_compare_three_trials_in_mlflow_ui(tiny_study: Path, tmp_path: Path,
             compare.wait_for()
             shot = tmp_path / "mlflow-runs.png"
             pg.screenshot(path=str(shot))
-            _keep(shot)
+            keep_screenshot(shot)
 
             compare.click()
             pg.get_by_text(f"Comparing {len(chosen)} Runs").wait_for()
@@ -119,6 +109,6 @@ def test_compare_three_trials_in_mlflow_ui(tiny_study: Path, tmp_path: Path,
             pg.get_by_text("Parameters", exact=True).first.evaluate("e => e.scrollIntoView({block: 'start'})")
             shot = tmp_path / "mlflow-compare.png"
             pg.screenshot(path=str(shot))
-            _keep(shot)
+            keep_screenshot(shot)
     finally:
         stop_server(proc)

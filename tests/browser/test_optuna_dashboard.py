@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,20 +16,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "search"))
-from browser import page  # noqa: E402
+from browser import keep_screenshot, page  # noqa: E402
 from study_helpers import optuna_trials  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 WAIT_MS = 60_000
-
-
-def _keep(shot: Path) -> None:
-    """Copy a screenshot to $GANSEARCH_SCREENSHOTS (the docs' images) when that names a folder."""
-    dest = os.environ.get("GANSEARCH_SCREENSHOTS")
-    if dest:
-        Path(dest).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(dest) / shot.name)
 
 
 def _get(url: str) -> dict:
@@ -51,21 +41,8 @@ def _wait_listening(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> 
     raise TimeoutError(f"optuna-dashboard at {url} not ready after {timeout:.0f} s")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the dashboard's process group (gunicorn and its worker), SIGKILL what is left."""
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=wait)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def test_optuna_dashboard_lists_study_trials(tiny_study: Path, tmp_path: Path) -> None:
-    from gansearch.tracking.server import free_port
+    from gansearch.tracking.server import free_port, stop_server
 
     journal = tiny_study / "optuna.journal"
     before = hashlib.sha256(journal.read_bytes()).hexdigest()
@@ -94,7 +71,7 @@ def test_optuna_dashboard_lists_study_trials(tiny_study: Path, tmp_path: Path) -
             pg.get_by_text("Objective 0").first.wait_for()  # the history plot's axis: the plot is drawn
             shot = tmp_path / "optuna-dashboard.png"
             pg.screenshot(path=str(shot))
-            _keep(shot)
+            keep_screenshot(shot)
     finally:
-        _stop(proc)
+        stop_server(proc)
     assert hashlib.sha256(journal.read_bytes()).hexdigest() == before, "the dashboard wrote into the journal"

@@ -5,12 +5,10 @@ $GANSEARCH_SCREENSHOTS/report.png when that is set, for the README)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
-from browser import page, require_browser
+from browser import keep_screenshot, page, require_browser
 
 
 @pytest.mark.slow
@@ -41,7 +39,4 @@ def test_report_renders_offline(tiny_study: Path, tmp_path: Path) -> None:
     assert all(n > 0 for _, _, n in divs), [d for d in divs if not d[2]]  # each drew some data
     assert len(imgs) == n_imgs and all(w and w > 0 for _, w in imgs), imgs
     assert shot.stat().st_size > 20_000
-    if os.environ.get("GANSEARCH_SCREENSHOTS"):
-        dest = Path(os.environ["GANSEARCH_SCREENSHOTS"])
-        dest.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, dest / "report.png")
+    keep_screenshot(shot, "report.png")
