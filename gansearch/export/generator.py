@@ -16,13 +16,10 @@ from typing import Any, Iterator, Mapping
 
 import torch
 
+from gansearch.trainer.grids import fixed_latents, generate, sample_seed  # noqa: F401 - sample_seed: re-exported
+
 WEIGHTS = "generator.safetensors"
 CONFIG = "config.json"
-SAMPLE_SEED_OFFSET = 3  # Trainer._sample seeds its fixed latents with train.seed + 3
-
-
-def sample_seed(train_seed: int) -> int:
-    return int(train_seed) + SAMPLE_SEED_OFFSET
 
 
 def data_shape(space_file: Mapping[str, Any], g_state: Mapping[str, torch.Tensor]) -> tuple[int, ...]:
@@ -89,16 +86,8 @@ def render(g: torch.nn.Module, z_dim: int, n: int, seed: int, threads: int | Non
     `threads` is the trial's train.threads: the same thread count keeps the float sums in the same
     order as the trial's own evaluation.
     """
-    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(int(seed)))
-    return forward(g, z, threads)
-
-
-@torch.no_grad()
-def forward(g: torch.nn.Module, z: torch.Tensor, threads: int | None = None) -> torch.Tensor:
-    """G(z) in eval mode, in the trainer's chunks of 1024."""
-    g.eval()
     with _threads(threads):
-        return torch.cat([g(chunk) for chunk in z.split(1024)]).float().contiguous()
+        return generate(g, fixed_latents(n, z_dim, seed))
 
 
 def save_grid(samples: torch.Tensor, path: Path, config: Mapping[str, Any]) -> None:

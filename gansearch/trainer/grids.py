@@ -1,13 +1,43 @@
-"""Sample grids: an image grid for image data, a scatter over the true modes for 2D points."""
+"""Sample grids: the fixed latents every evaluation draws, G's output for them, and the picture (an
+image grid for image data, a scatter over the true modes for 2D points). `gansearch sample` uses the same
+functions, so an export redraws a trial's grid exactly."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, ContextManager
 
 import torch
 from PIL import Image, ImageDraw
+
+
+SAMPLE_SEED_OFFSET = 3  # the fixed latents of a run come from train.seed + 3 (+1, +2: data and noise)
+
+
+def sample_seed(train_seed: int) -> int:
+    return int(train_seed) + SAMPLE_SEED_OFFSET
+
+
+def fixed_latents(n: int, z_dim: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The same z at every evaluation: each image then depends on its z alone."""
+    gen = torch.Generator(device).manual_seed(int(seed))
+    return torch.randn(n, z_dim, device=device, generator=gen)
+
+
+@torch.no_grad()
+def generate(g: torch.nn.Module, z: torch.Tensor,
+             autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> torch.Tensor:
+    """G(z) in eval mode, in chunks of 1024, as float32; G's train/eval mode is restored after."""
+    was_training = g.training
+    g.eval()
+    try:
+        with autocast():
+            out = torch.cat([g(chunk) for chunk in z.split(1024)])
+    finally:
+        g.train(was_training)
+    return out.float().contiguous()
 
 
 def save_grid(samples: torch.Tensor, path: Path, data: Any) -> None:

@@ -17,6 +17,7 @@ import torch
 from gansearch.config import SpaceFile, fixed_params, full_params
 from gansearch.trainer import checkpoint
 from gansearch.trainer.balance import get_balance
+from gansearch.trainer.grids import fixed_latents, generate, sample_seed
 from gansearch.trainer.losses import get_loss
 from gansearch.trainer.models import build_models
 from gansearch.trainer.records import Records
@@ -152,19 +153,10 @@ class Trainer:
         if report is not None:
             report(record, self.out / checkpoint.FILENAME if (self.out / checkpoint.FILENAME).exists() else None)
 
-    @torch.no_grad()
     def _sample(self, n: int) -> torch.Tensor:
         """Fixed latents (same every evaluation) through G in eval mode: each image depends on its z alone."""
-        gen = torch.Generator(self.device).manual_seed(self.cfg.train.seed + 3)
-        z = torch.randn(n, self.cfg.model.z_dim, device=self.device, generator=gen)
-        was_training = self.g.training
-        self.g.eval()
-        try:
-            with self.autocast():
-                out = torch.cat([self.g(chunk) for chunk in z.split(1024)])
-        finally:
-            self.g.train(was_training)
-        return out.float().contiguous()
+        z = fixed_latents(n, self.cfg.model.z_dim, sample_seed(self.cfg.train.seed), self.device)
+        return generate(self.g, z, self.autocast)
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self, step: int, path: Path | None = None) -> Path:
