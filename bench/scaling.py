@@ -99,8 +99,9 @@ def _warm(space: str, overrides: list[str]) -> None:
 
 
 def _study(cluster, env: dict[str, str], out: Path, args: argparse.Namespace, overrides: list[str]) -> dict:
+    # one host: an explicit sqlite store is safe here (on a real cluster give an MLflow server)
     cmd = [str(Path(sys.executable).with_name("gansearch")), "run", args.space, "--address", cluster.address,
-           "--out", str(out), "--num-trials", str(args.trials)]
+           "--out", str(out), "--num-trials", str(args.trials), "--tracking-uri", f"sqlite:///{out / 'mlflow.db'}"]
     for o in overrides:
         cmd += ["--set", o]
     load_before = os.getloadavg()[0]

@@ -53,9 +53,13 @@ def bootstrap_best(values: Sequence[float], mode: str = "min", permutations: int
             "expected": [expected_best(v if mode == "min" else -v, n, mode) for n in range(1, big_n + 1)]}
 
 
-def budget_section(values: dict[str, float | None], mode: str, permutations: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """The report's budget section for one metric: trial key -> best value (None: no value)."""
+def budget_section(values: dict[str, float | None], mode: str, permutations: int = 1000, seed: int = 0,
+                   closed_form: bool = True) -> dict[str, Any]:
+    """The report's budget section for one metric: trial key -> value (None: no value). `closed_form`:
+    the trials were i.i.d. full-budget draws, the assumption of `expected_best`; else it is left out."""
     finite = {k: v for k, v in values.items() if v is not None and math.isfinite(v)}
     curve = bootstrap_best(list(finite.values()), mode, permutations, seed)
+    if not closed_form:
+        curve["expected"] = []
     return {"mode": mode, "permutations": permutations, "band_percentiles": [5, 95],
             "trials_used": len(finite), "trials_without_value": sorted(set(values) - set(finite)), **curve}

@@ -10,7 +10,9 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-OSCILLATION = ("g_amplitude", "d_amplitude", "g_period", "d_period")
+# scale-free amplitudes (detrended std / the loss's own level) compare across losses; a period is only
+# there when Fisher's g test finds one (gansearch.metrics.oscillation)
+OSCILLATION = ("g_rel_amplitude", "d_rel_amplitude", "g_period", "d_period")
 FAILURES = ("diverged", "d_collapsed", "mode_collapsed")
 _DEFAULTS = {"balance": "none", "loss": "non_saturating"}  # what the trainer uses when a space omits them
 
@@ -26,10 +28,12 @@ def collapse_rule(coverage: tuple[str, int] | None) -> str:
 def failures(records: list[Mapping[str, Any]], status: str | None, coverage: tuple[str, int] | None) -> dict[str, bool | None]:
     """One trial's failure flags.
     diverged: status `diverged` or any record with diverged = 1 (a non-finite loss);
-    d_collapsed: any record with d_collapse = 1 (D's loss near 0 for several evaluations in a row);
+    d_collapsed: any record with d_collapse = 1 (D's loss within eval.collapse_threshold of its floor for
+    several evaluations in a row); None when no record measures it (a WGAN critic's loss has no floor);
     mode_collapsed: the last record's coverage below half of the classes/modes (None: not measured)."""
     diverged = status == "diverged" or any(r.get("diverged") == 1 for r in records)
-    d_collapsed = any(r.get("d_collapse") == 1 for r in records)
+    measured = [r["d_collapse"] for r in records if isinstance(r.get("d_collapse"), (int, float))]
+    d_collapsed: bool | None = any(v == 1 for v in measured) if measured else None
     mode_collapsed: bool | None = None
     if coverage is not None:
         key, count = coverage

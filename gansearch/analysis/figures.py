@@ -38,7 +38,7 @@ def marginal(points: Mapping[str, Any]) -> Any:
             text=[points["key"][i] for i in idx], marker=dict(size=9, color=STATUS_COLORS.get(str(status), "#17becf")),
             hovertemplate="%{text}<br>" + points["param"] + "=%{x}<br>" + points["metric"] + "=%{y}<extra></extra>"))
     fig.update_layout(title=f"{points['metric']} vs {points['param']}", xaxis_title=points["param"],
-                      yaxis_title=f"best {points['metric']}", **LAYOUT)
+                      yaxis_title=points["metric"], **LAYOUT)
     if points.get("log_x"):
         fig.update_xaxes(type="log")
     if points.get("categorical"):
@@ -55,8 +55,10 @@ def budget(section: Mapping[str, Any], metric: str) -> Any:
         go.Scatter(x=n, y=section["lo"], mode="lines", line=dict(width=0), fill="tonexty",
                    fillcolor="rgba(76,120,168,0.25)", name="5-95% of orderings"),
         go.Scatter(x=n, y=section["mean"], mode="lines+markers", name="bootstrap mean", line=dict(color="#4c78a8")),
-        go.Scatter(x=n, y=section["expected"], mode="lines", name="closed form", line=dict(color="#e45756", dash="dot")),
     ])
+    if section["expected"]:  # only for i.i.d. full-budget trials
+        fig.add_trace(go.Scatter(x=n, y=section["expected"], mode="lines", name="closed form (i.i.d. trials)",
+                                 line=dict(color="#e45756", dash="dot")))
     fig.update_layout(title=f"best {metric} vs number of trials ({section['permutations']} orderings)",
                       xaxis_title="trials", yaxis_title=f"best {metric} so far", **LAYOUT)
     return fig
@@ -88,8 +90,9 @@ def oscillation(groups: Mapping[str, Mapping[str, Any]], by: str) -> Any:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("amplitude (detrended std)", "period (steps)"))
-    for col, (g_key, d_key) in ((1, ("g_amplitude", "d_amplitude")), (2, ("g_period", "d_period"))):
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("relative amplitude (detrended std / mean |loss|)",
+                                                        "period (steps; only where significant)"))
+    for col, (g_key, d_key) in ((1, ("g_rel_amplitude", "d_rel_amplitude")), (2, ("g_period", "d_period"))):
         for key, color in ((g_key, "#f58518"), (d_key, "#4c78a8")):
             xs, ys = [], []
             for group, row in groups.items():

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gansearch.analysis import figures
+from gansearch.analysis.convergence import OSCILLATION
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "report.html.j2"
 
@@ -56,7 +57,7 @@ def render_html(report: Mapping[str, Any], study_dir: Path) -> str:
     samples = [dict(s, uri=_data_uri(Path(study_dir) / s["path"]) if s["path"] else None) for s in report["samples"]]
     return env.get_template(TEMPLATE.name).render(
         r=report, plots=plots(report), samples=samples, plotlyjs=plotly.offline.get_plotlyjs(),
-        osc_keys=("g_amplitude", "d_amplitude", "g_period", "d_period"))
+        osc_keys=OSCILLATION)
 
 
 def write(report: Mapping[str, Any], study_dir: Path, html: Path, json_path: Path) -> dict[str, Path]:

@@ -13,6 +13,12 @@ from gansearch.analysis.convergence import collapse_rule, curves, failure_shares
 from gansearch.analysis.study_data import COVERAGE, StudyData, ranked
 
 STATUS_ORDER = ("completed", "stopped-early", "diverged", "failed", "running")
+BUDGET_IID = ("Trials were independent full-budget draws (random or qmc sampler, no early stopping): the dotted "
+              "line is the exact expected best of n of them (order statistics), which the bootstrap mean matches.")
+BUDGET_ADAPTIVE = ("This study's trials were not independent full-budget draws (sampler {sampler}, scheduler "
+                   "{scheduler}): later trials depend on earlier ones and early-stopped trials have a partial "
+                   "budget, so the closed form (which assumes i.i.d. full-budget trials) is not drawn; the bootstrap "
+                   "over orderings shows this study's spread only.")
 
 
 def json_safe(obj: Any) -> Any:
@@ -28,9 +34,9 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-def marginals(study: StudyData, metric: str, mode: str) -> list[dict[str, Any]]:
-    """Per searched parameter: each trial's best `metric` against the value it had (where active)."""
-    best = {t.key: t.best(metric, mode) for t in study.trials}
+def marginals(study: StudyData, metric: str) -> list[dict[str, Any]]:
+    """Per searched parameter: each trial's value of `metric` against the parameter's value (where active)."""
+    best = {t.key: t.value(metric) for t in study.trials}
     out = []
     for name in study.searched():
         pts = [(t.key, t.params[name], best[t.key][1], str(t.status)) for t in study.trials
@@ -56,8 +62,8 @@ def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_
     samples = []
     for r in top:
         t = by_key.get(r["key"])
-        path = t.grid_at(r["best_step"]) if t else None
-        samples.append({"key": r["key"], "step": r["best_step"], "value": r["value"], "std": r["std"],
+        path = t.grid_at(r["value_step"]) if t else None
+        samples.append({"key": r["key"], "step": r["value_step"], "value": r["value"], "std": r["std"],
                         "path": str(path.relative_to(study.folder)) if path else None})
     report = {
         "study": {
@@ -66,22 +72,29 @@ def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_
             "data": study.data_name, "train_steps": study.train_steps, "num_trials": len(study.trials),
             "statuses": {s: counts.get(s, 0) for s in STATUS_ORDER} | {s: c for s, c in counts.items() if s not in STATUS_ORDER},
             "source": "summary.json" if study.from_summary else "trial folders (no summary.json: partial study)",
-            "ranked_by": "rerun mean over fresh seeds" if study.reruns else "each trial's best value",
+            "ranked_by": "rerun mean over fresh seeds" if study.reruns else (
+                f"each trial's {metric} at its last evaluation" + (" (the best over its evaluations, as the "
+                                                                     "name says)" if metric.endswith("_best") else "")),
             "reruns": len(study.reruns),
+            "provenance": study.provenance(),
         },
         "ranking": rows,
         "importance": list(importance),
-        "marginals": marginals(study, metric, mode),
-        "budget": {m: budget_section({t.key: (b[1] if (b := t.best(m, md)) else None) for t in study.trials},
-                                     md, permutations, seed) for m, md in study.objectives},
+        "marginals": marginals(study, metric),
+        "budget": {m: budget_section({t.key: (b[1] if (b := t.value(m)) else None) for t in study.trials},
+                                     md, permutations, seed, closed_form=study.iid_trials) for m, md in study.objectives},
+        "budget_note": BUDGET_IID if study.iid_trials else BUDGET_ADAPTIVE.format(
+            sampler=study.search.get("sampler"), scheduler=study.search.get("scheduler")),
         "convergence": {
             "top": [{"key": r["key"], "curve": curves(by_key[r["key"]].records, curve_keys)} for r in top if r["key"] in by_key],
             "oscillation": {by: oscillation_by_group([(t.params, t.records) for t in study.trials], by)
                             for by in ("balance", "loss")},
             "failures": {
                 "rules": {"diverged": "status diverged, or any evaluation with diverged = 1 (a non-finite loss)",
-                          "d_collapsed": "any evaluation with d_collapse = 1 (D's loss below eval.collapse_threshold "
-                                         "for eval.collapse_evals evaluations in a row, D loss ~ 0)",
+                          "d_collapsed": "any evaluation with d_collapse = 1: D's loss within eval.collapse_threshold "
+                                         "of its floor (the least it can be: 0 for hinge and LSGAN, H(1 - smoothing) "
+                                         "for the non-saturating loss) for eval.collapse_evals evaluations in a row; "
+                                         "not measured for WGAN-GP, whose critic loss has no floor",
                           "mode_collapsed": collapse_rule(coverage)},
                 "by_balance": failure_shares(grouped, "balance", coverage),
                 "by_loss": failure_shares(grouped, "loss", coverage),

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gansearch.config.metrics import PROVENANCE, headline, trial_value
 from gansearch.errors import ConfigError
 
 # Final coverage below half of these counts is called mode collapse (the report states the rule).
 LABELLED = ("digits", "mnist", "fashion-mnist", "cifar10")
 COVERAGE: dict[str, tuple[str, int]] = {"ring8": ("modes_covered", 8), "grid25": ("modes_covered", 25),
                                          **{name: ("classes_covered", 10) for name in LABELLED}}
-WORST = 1e29  # values at the tracking layer's worst-case bound (1e30: a diverged evaluation) are no value
 RERUN_KEY = re.compile(r"^(?P<of>.+)-seed(?P<seed>\d+)$")  # as gansearch.search.rerun names rerun folders
 
 
@@ -42,13 +42,10 @@ class Trial:
     def loss(self) -> str:
         return str(self.params.get("loss", "non_saturating"))
 
-    def best(self, metric: str, mode: str) -> tuple[int, float] | None:
-        """(step, value) of the best finite evaluation of `metric`, or None."""
-        pts = [(r["step"], float(r[metric])) for r in self.records
-               if isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric]) and abs(r[metric]) < WORST]
-        if not pts:
-            return None
-        return (min if mode == "min" else max)(pts, key=lambda sv: sv[1])
+    def value(self, metric: str) -> tuple[int, float] | None:
+        """(step, value) the trial is ranked by: config.metrics.trial_value, as in the search; a trial that
+        raised (FAIL in Optuna) has none."""
+        return None if self.status == "failed" else trial_value(self.records, metric)
 
     def grid_at(self, step: int | None) -> Path | None:
         """The sample grid written at `step` (the trainer names it in the record)."""
@@ -72,6 +69,21 @@ class StudyData:
     trials: list[Trial]
     reruns: list[dict[str, Any]] = field(default_factory=list)
     from_summary: bool = False
+    search: dict[str, Any] = field(default_factory=dict)  # the space file's search section, as validated
+
+    @property
+    def iid_trials(self) -> bool:
+        """Trials are independent draws at full budget (random or qmc sampler, no early stopping): what
+        the budget curve's closed form assumes."""
+        return self.search.get("sampler") in ("random", "qmc") and self.search.get("scheduler") == "none"
+
+    def provenance(self) -> dict[str, Any]:
+        """How the study's distances were computed (the first record that says so), for the report."""
+        for t in self.trials:
+            for r in t.records:
+                if any(k in r for k in PROVENANCE):
+                    return {k: r[k] for k in PROVENANCE if k in r}
+        return {}
 
     @property
     def metric(self) -> str:
@@ -104,10 +116,16 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def objectives_of(space_json: dict[str, Any]) -> list[tuple[str, str]]:
-    s = space_json.get("search") or {}
-    if s.get("objectives"):
-        return [(o["metric"], o["mode"]) for o in s["objectives"]]
-    return [(s.get("metric", "fid"), s.get("mode", "min"))]
+    """The study's (metric, mode) pairs as `gansearch run` resolved them (a metric or mode the space file
+    leaves out takes the dataset's headline metric and its better direction)."""
+    from gansearch.config import SpaceFile
+    from gansearch.config.metrics import known_metrics
+
+    cfg = SpaceFile.model_validate(space_json)
+    s = cfg.search
+    known = known_metrics(cfg)
+    given = [(o.metric, o.mode) for o in s.objectives] if s.objectives else [(s.metric or headline(cfg), s.mode)]
+    return [(m, mode or known.get(m, "min")) for m, mode in given]
 
 
 def derived_status(records: list[dict[str, Any]], train_steps: int | None) -> str:
@@ -152,31 +170,31 @@ def load_study(study_dir: Path, statuses: dict[str, str] | None = None) -> Study
         trials.append(Trial(key, status, params, records, s.get("run_id"), folder if folder.exists() else None))
     return StudyData(study_dir, objectives_of(space_json), space_json.get("space") or {},
                      (space_json.get("data") or {}).get("name"), steps, trials,
-                     reruns, summary is not None)
+                     reruns, summary is not None, space_json.get("search") or {})
 
 
 def ranked(study: StudyData) -> list[dict[str, Any]]:
     """Configurations best first: by the rerun mean where reruns exist (not the lucky seed), then the
-    remaining trials by their best value; trials with no value last."""
+    remaining trials by their value; trials with no value last; ties to the lower trial key."""
     metric, mode = study.metric, study.mode
     sign = 1.0 if mode == "min" else -1.0
     by_key = {t.key: t for t in study.trials}
     rows, seen = [], set()
     reruns = [r for r in study.reruns if r.get("mean") is not None and math.isfinite(r["mean"])]
-    for r in sorted(reruns, key=lambda r: sign * r["mean"]):
+    for r in sorted(reruns, key=lambda r: (sign * r["mean"], r["key"])):
         t = by_key.get(r["key"])
-        best = t.best(metric, mode) if t else None
+        own = t.value(metric) if t else None
         rows.append({"key": r["key"], "status": t.status if t else None, "value": r["mean"], "std": r.get("std"),
-                     "n": r.get("n"), "ranked_by": "rerun mean", "best_step": best[0] if best else None,
-                     "seed_value": best[1] if best else None, "params": r.get("params") or (t.params if t else {})})
+                     "n": r.get("n"), "ranked_by": "rerun mean", "value_step": own[0] if own else None,
+                     "seed_value": own[1] if own else None, "params": r.get("params") or (t.params if t else {})})
         seen.add(r["key"])
     rest = []
     for t in study.trials:
         if t.key in seen:
             continue
-        best = t.best(metric, mode)
-        rest.append({"key": t.key, "status": t.status, "value": best[1] if best else None, "std": None, "n": 1,
-                     "ranked_by": "best value", "best_step": best[0] if best else None,
-                     "seed_value": best[1] if best else None, "params": t.params})
-    rest.sort(key=lambda r: (r["value"] is None, sign * (r["value"] if r["value"] is not None else 0.0)))
+        own = t.value(metric)
+        rest.append({"key": t.key, "status": t.status, "value": own[1] if own else None, "std": None, "n": 1,
+                     "ranked_by": "value", "value_step": own[0] if own else None,
+                     "seed_value": own[1] if own else None, "params": t.params})
+    rest.sort(key=lambda r: (r["value"] is None, sign * (r["value"] if r["value"] is not None else 0.0), r["key"]))
     return rows + rest

@@ -131,7 +131,10 @@ def check_sections(cfg: SpaceFile) -> list[ConfigError]:
         errs.append(ConfigError("eval.feature_net", "must not be inception for 2D points", ev.feature_net))
     if ev.inception_weights is not None and not Path(ev.inception_weights).expanduser().is_file():
         errs.append(ConfigError("eval.inception_weights", "must be an existing weights file", ev.inception_weights))
-    if ev.kid_subset_size > ev.num_samples:
+    if t.precision == "bf16" and d.name in names.POINT_DATASETS:
+        errs.append(ConfigError("train.precision", "must be fp32 or auto for 2D points (bf16 rounding is the "
+                                "size of a mode's std)", t.precision))
+    if ev.kid and ev.kid_subset_size > ev.num_samples:
         errs.append(ConfigError("eval.kid_subset_size", f"must be <= eval.num_samples ({ev.num_samples})", ev.kid_subset_size))
     return errs
 

@@ -89,7 +89,7 @@ class ResourcesConfig(_Closed):
 
 class Objective(_Closed):
     metric: StrictStr
-    mode: Literal["min", "max"] = "min"
+    mode: Literal["min", "max"] | None = None  # None: the metric's own better direction
 
 
 class RerunConfig(_Closed):
@@ -102,8 +102,8 @@ class RerunConfig(_Closed):
 class SearchConfig(_Closed):
     """How `gansearch run` searches; names of samplers/schedulers match gansearch.search's tables."""
 
-    metric: StrictStr = "fid"
-    mode: Literal["min", "max"] = "min"
+    metric: StrictStr | None = None  # None: the dataset's headline metric (gansearch.config.metrics.headline)
+    mode: Literal["min", "max"] | None = None  # None: the metric's own better direction
     sampler: Literal["tpe", "random", "qmc", "cmaes", "gp", "nsga2"] = "tpe"
     scheduler: Literal["asha", "hyperband", "pbt", "none"] = "asha"
     num_trials: StrictInt = Field(8, ge=1, le=100000)

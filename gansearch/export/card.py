@@ -50,11 +50,20 @@ def render(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
         "|---|---|",
         *[f"| `{k}` | {_fmt(v)} |" for k, v in sorted(m.items()) if k not in _SKIP],
         "",
-        f"Provenance: FID from feature net `{m.get('fid_feature_net')}` (weights hash "
-        f"`{m.get('fid_weights_hash')}`) on {m.get('fid_num_samples')} samples. FIDs are comparable only when "
-        "those three match. Recorded in MLflow run "
-        f"`{metrics['mlflow_run_id']}` (artifact `best_checkpoint/checkpoint.pt`).",
+        f"Provenance: distances in the features of `{m.get('eval.feature_net')}` (weights hash "
+        f"`{m.get('eval.feature_net_hash')}`) on {m.get('eval.num_samples')} distinct samples. They are comparable "
+        "only when those three match, and only a `fid` (Inception-v3 features) compares with published FIDs. "
+        f"Recorded in MLflow run `{metrics['mlflow_run_id']}` (artifact `checkpoint/checkpoint.pt`).",
     ]
+    rescored = metrics.get("rescored")
+    if rescored and rescored.get("metrics"):
+        base = metric.removesuffix("_best")
+        fresh = rescored["metrics"].get(base)
+        lines += ["", f"Re-scored on {rescored['num_samples']} fresh latents (seed {rescored['seed']}, used by no "
+                  f"evaluation): `{base}` {_fmt(fresh)}, against {_fmt(m.get(base))} recorded on the run's own "
+                  "evaluation latents. The recorded value was chosen as the best of a search; the fresh one was not."]
+    elif rescored:
+        lines += ["", f"Not re-scored on fresh latents: {rescored.get('error')}."]
     if metrics.get("rerun"):
         r = metrics["rerun"]
         lines += ["", f"Reruns with fresh seeds: mean {_fmt(r['mean'])}, std {_fmt(r['std'])} over n={r['n']} runs."]

@@ -2,8 +2,9 @@
 
 Nothing here unpickles: the weights come from `safetensors.torch.load_file`, the architecture from the
 space file recorded in config.json plus the data shape recorded at export time, so rendering needs
-neither the dataset nor Ray/MLflow. Latents are drawn exactly as `Trainer._sample` draws its fixed
-grid latents, so the default seed reproduces the trial's own sample grid.
+neither the dataset nor Ray/MLflow. Latents are drawn exactly as the trainer draws an evaluation's
+(`gansearch.trainer.grids`), so the default seed reproduces the trial's own sample grid, and n =
+eval.num_samples the very samples its evaluations scored.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Iterator, Mapping
 
 import torch
 
-from gansearch.trainer.grids import fixed_latents, generate, sample_seed  # noqa: F401 - sample_seed: re-exported
+from gansearch.trainer.grids import fixed_latents, generate, pool_size, sample_seed  # noqa: F401 - sample_seed: re-exported
 
 WEIGHTS = "generator.safetensors"
 CONFIG = "config.json"
@@ -79,15 +80,22 @@ def _threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def eval_pool(space_file: Mapping[str, Any]) -> int:
+    """How many latents each evaluation of the trial drew (its scored samples, its grid the first of them)."""
+    ev = space_file["eval"]
+    return pool_size(ev["num_samples"], ev["grid"])
+
+
 @torch.no_grad()
-def render(g: torch.nn.Module, z_dim: int, n: int, seed: int, threads: int | None = None) -> torch.Tensor:
-    """n samples from z = randn(n, z_dim) of a CPU generator seeded `seed`, through G in eval mode.
+def render(g: torch.nn.Module, z_dim: int, n: int, seed: int, threads: int | None = None, pool: int = 0) -> torch.Tensor:
+    """n samples from the first n rows of randn(max(n, pool), z_dim) of a CPU generator seeded `seed`,
+    through G in eval mode (`pool`: `eval_pool`, so a trial's seed gives its evaluation's latents).
 
     `threads` is the trial's train.threads: the same thread count keeps the float sums in the same
     order as the trial's own evaluation.
     """
     with _threads(threads):
-        return generate(g, fixed_latents(n, z_dim, seed))
+        return generate(g, fixed_latents(n, z_dim, seed, pool=pool))
 
 
 def save_grid(samples: torch.Tensor, path: Path, config: Mapping[str, Any]) -> None:

@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from gansearch.export import card, generator
 
 FORMAT = 1
 
 
-def export_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any]) -> dict[str, Any]:
-    """Write the trial folder from its best checkpoint; returns the metrics.json body.
+def export_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any],
+                 rescore_fn: Callable[[Any, Mapping[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Write the trial folder from its checkpoint; returns the metrics.json body. `rescore_fn(G, space_file)`
+    (e.g. `rescore.rescore`) adds `rescored`: the generator scored again on latents no evaluation used.
 
     `info`: study, rank, trial_key, metric, mode, ranked_by, rank_value, status, mlflow_run_id,
     metrics (everything logged at the checkpoint's step), optional rerun and dataset_fingerprint.
@@ -76,8 +78,11 @@ def export_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any]) -
     # The grid comes from the written file, not the checkpoint: it shows what a user will load.
     loaded, _ = generator.load(folder)
     samples = generator.render(loaded, config["model_args"]["z_dim"], int(space_file["eval"]["grid"]),
-                               metrics["sample_seed"], space_file["train"].get("threads"))
+                               metrics["sample_seed"], space_file["train"].get("threads"), generator.eval_pool(space_file))
     generator.save_grid(samples, folder / "grid.png", config)
+    if rescore_fn is not None:
+        metrics["rescored"] = rescore_fn(loaded, space_file)
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (folder / "README.md").write_text(card.render(config, metrics))
     return metrics
 

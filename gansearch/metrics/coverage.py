@@ -66,7 +66,11 @@ def mode_metrics(
     - a mode is covered when at least max(1, ceil(min_fraction · N)) hq samples fall to it; the default
       20/2500 is VEEGAN/PacGAN's "at least 20 of 2500 samples", scaled to N;
     - reverse_kl = KL(distribution of hq samples over modes || uniform over modes) (PacGAN); it lies in
-      [0, log K], and is inf when no sample is high quality (nothing to compare).
+      [0, log K], and is inf when no sample is high quality (nothing to compare);
+    - mode_score = modes_covered + hq_fraction: gansearch's own single number for ranking, not a paper's.
+      Its integer part is the modes covered and its fraction the high-quality share, so more modes always
+      rank higher (covering m modes takes at least m * min_fraction > 0 of the samples high quality, so
+      m modes with hq 1.0 never tie m + 1 modes), and among equal modes the cleaner samples win.
     """
     x = _points(points, "points")
     centres = _points(modes, "modes")
@@ -81,10 +85,12 @@ def mode_metrics(
     counts = np.bincount(nearest[hq].numpy(), minlength=k).astype(np.float64)
     need = max(1, int(np.ceil(min_fraction * x.shape[0] - 1e-9)))
     n_hq = int(hq.sum())
+    covered = int(np.sum(counts >= need))
     return {
-        "modes_covered": int(np.sum(counts >= need)),
+        "modes_covered": covered,
         "hq_fraction": n_hq / x.shape[0],
         "reverse_kl": kl_divergence(counts, np.ones(k)) if n_hq else float("inf"),
+        "mode_score": covered + n_hq / x.shape[0],
     }
 
 

@@ -1,9 +1,11 @@
 """Evaluator: what the trainer calls at each evaluation. Draws samples, returns a flat dict of metrics.
 
 It knows nothing of GAN classes: it gets a `sample_fn(n) -> Tensor` (images in [-1, 1] NCHW, or (N, 2)
-points) and hands samples to the feature net unchanged (the feature net owns any conversion, as it did
-for the real images behind `real_feats`). Everything about the real data — Gaussian stats, the root of
-its covariance, its class histogram — is computed once here, not per evaluation.
+points) that returns the NEXT n samples of one evaluation each time it is called, so an evaluation scores
+`num_samples` distinct samples (the trainer draws them from `num_samples` distinct latents). Samples go
+to the feature net unchanged (the feature net owns any conversion, as it did for the real images behind
+`real_feats`), features and class logits in one forward pass. Everything about the real data — Gaussian
+stats, the root of its covariance, the reference class histogram — is computed once here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from gansearch.config.metrics import DISTANCES
 from gansearch.metrics.coverage import class_coverage, mode_metrics
 from gansearch.metrics.frechet import MetricError, frechet_distance, gaussian_stats, sqrtm_psd
 from gansearch.metrics.kid import kid as kid_score
@@ -22,12 +25,14 @@ SampleFn = Callable[[int], torch.Tensor]
 
 
 class Evaluator:
-    """FID (+ KID, class and mode coverage where they apply) of a generator against cached real stats.
+    """Fréchet distance (+ kernel distance, class and mode coverage where they apply) of a generator
+    against cached real stats, named after the feature net's space (gansearch.config.metrics.DISTANCES).
 
-    Keys of a call: fid; kid, kid_std when `kid`; classes_covered, class_kl when the feature net has
-    classes and the dataset has train labels; modes_covered, hq_fraction, reverse_kl when the dataset has
-    known modes. Values are floats (counts too). Non-finite samples give the worst values (fid/kid/KLs inf,
-    counts and hq_fraction 0, kid_std NaN) so a diverged generator is still recorded.
+    Keys of a call, with (fd, kd) = DISTANCES[feature_net.space]: fd; kd, kd_std when `kid`;
+    classes_covered, class_kl when `class_reference` is given (the feature net's predicted-class histogram
+    on held-out real images); modes_covered, hq_fraction, reverse_kl, mode_score when the dataset has known
+    modes. Values are floats (counts too). Non-finite samples give the worst values (distances and KLs inf,
+    counts and shares 0, kd_std NaN) so a diverged generator is still recorded.
     """
 
     def __init__(
@@ -40,6 +45,7 @@ class Evaluator:
         kid: bool,
         seed: int,
         *,
+        class_reference: np.ndarray | None = None,
         kid_subsets: int = 100,
         batch_size: int = 500,
     ) -> None:
@@ -59,6 +65,7 @@ class Evaluator:
         if batch_size < 1:
             raise MetricError(f"batch_size must be >= 1, got {batch_size}")
         self.feature_net = feature_net
+        self.fd_key, self.kd_key = DISTANCES[feature_net.space]
         self.num_samples = int(num_samples)
         self.kid_subset_size = int(kid_subset_size)
         self.kid = bool(kid)
@@ -68,7 +75,10 @@ class Evaluator:
         self._real_feats = real
         self._mu, self._sigma = gaussian_stats(real)
         self._sqrt_sigma = sqrtm_psd(self._sigma)
-        self._class_hist = _real_class_hist(dataset, feature_net)
+        self._class_hist = None if class_reference is None else np.asarray(class_reference, dtype=np.float64)
+        if self._class_hist is not None and feature_net.num_classes != self._class_hist.shape[0]:
+            raise MetricError(f"class_reference must have one entry per class of the feature net "
+                              f"({feature_net.num_classes}), got {self._class_hist.shape[0]}")
         modes = getattr(dataset, "modes", None)
         self._modes = None if modes is None else torch.as_tensor(modes, dtype=torch.float64)
         self._mode_std = getattr(dataset, "mode_std", None)
@@ -77,11 +87,13 @@ class Evaluator:
 
     @property
     def provenance(self) -> dict[str, str | int]:
-        """What an FID number depends on beyond the generator: log it next to the metric."""
+        """What a distance depends on beyond the generator: log it next to the metric."""
+        from gansearch.config import metrics as names
+
         return {
-            "fid_feature_net": self.feature_net.name,
-            "fid_weights_hash": self.feature_net.weights_hash,
-            "fid_num_samples": self.num_samples,
+            names.FEATURE_NET: self.feature_net.name,
+            names.FEATURE_NET_HASH: self.feature_net.weights_hash,
+            names.NUM_SAMPLES: self.num_samples,
         }
 
     @torch.no_grad()
@@ -95,9 +107,10 @@ class Evaluator:
             drawn += batch.shape[0]
             if not bool(torch.isfinite(batch).all()):
                 return self.worst_case()
-            feats.append(self.feature_net.features(batch).detach().cpu())
+            f, lg = self.feature_net.features_and_logits(batch)
+            feats.append(f.detach().cpu())
             if self._class_hist is not None:
-                logits.append(self.feature_net.logits(batch).detach().cpu())
+                logits.append(lg.detach().cpu())
             if self._modes is not None:
                 points.append(batch.cpu().reshape(batch.shape[0], -1))
         fake = torch.cat(feats)[: self.num_samples]
@@ -108,12 +121,12 @@ class Evaluator:
         if not bool(torch.isfinite(fake).all()) or any(not bool(torch.isfinite(l).all()) for l in logits):
             return self.worst_case()
         mu, sigma = gaussian_stats(fake)
-        out = {"fid": frechet_distance(self._mu, self._sigma, mu, sigma, sqrt_sigma1=self._sqrt_sigma)}
+        out = {self.fd_key: frechet_distance(self._mu, self._sigma, mu, sigma, sqrt_sigma1=self._sqrt_sigma)}
         if self.kid:
             mean, std = kid_score(
                 self._real_feats, fake, self.kid_subset_size, self.kid_subsets, seed=self.seed
             )
-            out.update(kid=mean, kid_std=std)
+            out.update({self.kd_key: mean, self.kd_key + "_std": std})
         if self._class_hist is not None:
             cov = class_coverage(torch.cat(logits)[: self.num_samples], self._class_hist)
             out.update({k: float(v) for k, v in cov.items()})
@@ -125,26 +138,21 @@ class Evaluator:
     def worst_case(self) -> dict[str, float]:
         """The worst value of every key this evaluator reports."""
         inf, nan = math.inf, math.nan
-        out = {"fid": inf}
+        out = {self.fd_key: inf}
         if self.kid:
-            out.update(kid=inf, kid_std=nan)
+            out.update({self.kd_key: inf, self.kd_key + "_std": nan})
         if self._class_hist is not None:
             out.update(classes_covered=0.0, class_kl=inf)
         if self._modes is not None:
-            out.update(modes_covered=0.0, hq_fraction=0.0, reverse_kl=inf)
+            out.update(modes_covered=0.0, hq_fraction=0.0, reverse_kl=inf, mode_score=0.0)
         return out
 
 
-def _real_class_hist(dataset: Any, feature_net: Any) -> np.ndarray | None:
-    """Counts of real train labels per class, or None when classes don't apply."""
-    num_classes = getattr(feature_net, "num_classes", None)
-    labels = getattr(dataset, "train_labels", None)
-    if not num_classes or labels is None:
+def class_reference(feature_net: Any, heldout: torch.Tensor | None) -> np.ndarray | None:
+    """The classifier's own predicted-class histogram on held-out real images: what class_kl compares a
+    generator's predicted histogram with, so the classifier's mistakes are on both sides (real images
+    scored as if generated give ~0). None when the net has no classes or there are no held-out images."""
+    if not getattr(feature_net, "num_classes", None) or heldout is None or heldout.shape[0] == 0:
         return None
-    labels = torch.as_tensor(labels).detach().cpu().long().ravel()
-    if labels.numel() == 0 or int(labels.min()) < 0 or int(labels.max()) >= num_classes:
-        raise MetricError(
-            f"train labels must lie in [0, {num_classes - 1}] (the feature net's classes), "
-            f"got range [{int(labels.min()) if labels.numel() else None}, {int(labels.max()) if labels.numel() else None}]"
-        )
-    return np.bincount(labels.numpy(), minlength=num_classes).astype(np.float64)
+    logits = feature_net.logits(heldout)
+    return np.bincount(logits.argmax(1).numpy(), minlength=feature_net.num_classes).astype(np.float64)

@@ -1,7 +1,10 @@
-"""Feature networks for FID that work offline, each carrying its provenance (name + weights_hash).
+"""Feature networks for the Fréchet and kernel distances that work offline, each carrying its provenance
+(name + weights_hash) and its feature `space` (which names the metrics: see gansearch.config.metrics).
 
 - classifier: a small CNN trained once per dataset (fixed seed) and cached with safetensors; its 64-d
-  penultimate layer keeps the FID covariance full-rank from 64 samples on.
+  penultimate layer keeps the covariance full-rank from 64 samples on. Its accuracy is measured on real
+  images it never trained on (the dataset's test split, else a stratified held-out tenth of the train
+  images), and the class histogram its predictions give on those images is the reference for class_kl.
 - inception: pytorch-fid's FID Inception-v3 (2048-d pool features) from a user-given weights file.
 - points-2d: the identity, for the 2D mixtures.
 The dataset is duck-typed (kind, shape, train, train_labels, test, test_labels, num_classes,
@@ -27,8 +30,13 @@ FEATURE_NET_NAMES = ("auto", "classifier", "inception")
 CLASSIFIER_ARCH = "classifier-cnn-v1"  # bump when SmallCNN changes
 # examples seen = clamp(ceil(60k / N), 2, 12) * N. Random-shift augmentation was tried and cost 4-6 points of
 # Fashion accuracy at 16 px, so there is none.
-RECIPE = {"version": 1, "seed": 0, "batch": 128, "lr": 3e-3, "weight_decay": 1e-4, "examples": 60_000,
-          "min_epochs": 2, "max_epochs": 12}
+# heldout: the share of train images kept out of the classifier's training when the dataset has no test split
+RECIPE = {"version": 2, "seed": 0, "batch": 128, "lr": 3e-3, "weight_decay": 1e-4, "examples": 60_000,
+          "min_epochs": 2, "max_epochs": 12, "heldout": 0.1}
+# Below this held-out accuracy a classifier's features separate the data too poorly for its distances to
+# mean much: said in the output, the MLflow tags and the report.
+LOW_ACCURACY = 0.8
+REAL_SUBSET_SEED = 0  # which train images give the real statistics (a seeded draw, not the first N)
 INCEPTION_GLOB = "pt_inception-2015-12-05-*.pth"
 INCEPTION_NAME = "inception-v3-fid"
 MAX_SIDE = 32  # the classifier sees at most 32x32; larger inputs are downsampled first
@@ -69,13 +77,15 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class FeatureNet:
-    """What FID needs from a network: features (N, F) float32 on CPU, optional class logits, provenance."""
+    """What the distances need from a network: features (N, F) float32 on CPU, optional class logits,
+    provenance, and the feature space that names its metrics."""
 
     name: str
+    space: str  # a key of gansearch.config.metrics.DISTANCES
     weights_hash: str
     num_features: int
     num_classes: int | None = None
-    test_accuracy: float | None = None
+    accuracy: float | None = None  # on held-out real images (classifiers only)
     batch_size: int = 512
 
     def __init__(self, module: nn.Module | None, device: torch.device | str = "cpu") -> None:
@@ -85,28 +95,34 @@ class FeatureNet:
     def _forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError
 
-    def _run(self, images: torch.Tensor, which: int) -> torch.Tensor:
-        out = []
+    def features_and_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(N, F) features and (N, num_classes) logits (None without classes) from ONE forward pass,
+        float32 on CPU; images are [-1, 1] NCHW (or (N, 2) points) on any device."""
+        feats, logits = [], []
         with torch.no_grad():
             for chunk in images.split(self.batch_size):
-                result = self._forward(chunk.to(self.device, torch.float32))[which]
-                assert result is not None
-                out.append(result.float().cpu())
-        return torch.cat(out) if out else torch.empty(0, self.num_features)
+                f, lg = self._forward(chunk.to(self.device, torch.float32))
+                feats.append(f.float().cpu())
+                if lg is not None and self.num_classes is not None:
+                    logits.append(lg.float().cpu())
+        f_all = torch.cat(feats) if feats else torch.empty(0, self.num_features)
+        if self.num_classes is None:
+            return f_all, None
+        return f_all, torch.cat(logits) if logits else torch.empty(0, self.num_classes)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, F) float32 on CPU; images are [-1, 1] NCHW (or (N, 2) points) on any device."""
-        return self._run(images, 0)
+        return self.features_and_logits(images)[0]
 
     def logits(self, images: torch.Tensor) -> torch.Tensor | None:
         """(N, num_classes) class logits for class coverage; None when the net has no classes."""
-        return None if self.num_classes is None else self._run(images, 1)
+        return self.features_and_logits(images)[1]
 
 
 class PointsNet(FeatureNet):
     """Identity features for 2D points: FID on coordinates is the Fréchet distance of the mixtures."""
 
     name = "points-2d"
+    space = "points"
     weights_hash = sha16(b"points-2d identity")
     num_features = 2
 
@@ -147,14 +163,15 @@ class SmallCNN(nn.Module):
 class ClassifierNet(FeatureNet):
     """A trained SmallCNN; features are its 64-d embedding."""
 
+    space = "classifier"
     num_features = 64
 
     def __init__(self, module: SmallCNN, name: str, weights_hash: str, num_classes: int,
-                 test_accuracy: float | None, device: torch.device | str = "cpu") -> None:
+                 accuracy: float | None, device: torch.device | str = "cpu") -> None:
         # channels_last whether trained here or loaded: same kernels, so a cache hit gives equal features
         super().__init__(module.to(memory_format=torch.channels_last), device)
         self.name, self.weights_hash = name, weights_hash
-        self.num_classes, self.test_accuracy = num_classes, test_accuracy
+        self.num_classes, self.accuracy = num_classes, accuracy
 
     def _forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         assert self.module is not None
@@ -167,9 +184,42 @@ def accuracy(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor) -> flo
     return float((logits.argmax(1) == labels.cpu()).float().mean())
 
 
+def heldout_split(dataset: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(train indices for the classifier, held-out indices into dataset.train or None).
+
+    None: the dataset has a labelled test split, which is the held-out set. Otherwise a stratified,
+    seeded tenth of each class (at least one image of every class with two or more) is kept out.
+    """
+    if dataset.test is not None and dataset.test_labels is not None:
+        return torch.arange(dataset.train.shape[0]), None
+    labels = dataset.train_labels.detach().cpu().long()
+    gen = torch.Generator().manual_seed(RECIPE["seed"])
+    keep, out = [], []
+    for c in torch.unique(labels).tolist():
+        idx = (labels == c).nonzero().flatten()
+        idx = idx[torch.randperm(idx.numel(), generator=gen)]
+        k = int(round(RECIPE["heldout"] * idx.numel())) if idx.numel() >= 2 else 0
+        k = max(k, 1) if idx.numel() >= 2 else 0
+        out.append(idx[:k])
+        keep.append(idx[k:])
+    return torch.sort(torch.cat(keep)).values, torch.sort(torch.cat(out)).values
+
+
+def heldout_images(dataset: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real images (and labels) the classifier never trained on: the test split, else the held-out tenth."""
+    _, held = heldout_split(dataset)
+    if held is None:
+        return dataset.test, dataset.test_labels
+    held = held.to(dataset.train.device)
+    return dataset.train[held], dataset.train_labels[held]
+
+
 def train_classifier(dataset: Any, device: torch.device) -> SmallCNN:
-    """Fixed-seed training on dataset.train; about 60k examples seen (2..12 epochs), one-cycle Adam."""
-    x, y = dataset.train, dataset.train_labels
+    """Fixed-seed training on the train images outside the held-out set; about 60k examples seen
+    (2..12 epochs), one-cycle Adam."""
+    train_idx, _ = heldout_split(dataset)
+    train_idx = train_idx.to(dataset.train.device)
+    x, y = dataset.train[train_idx], dataset.train_labels[train_idx]
     n = x.shape[0]
     epochs = max(RECIPE["min_epochs"], min(RECIPE["max_epochs"], -(-RECIPE["examples"] // n)))
     batch = RECIPE["batch"]
@@ -213,14 +263,15 @@ def classifier_for(dataset: Any, device: torch.device, cache_dir: Path) -> Class
             model = SmallCNN(meta["channels"], meta["num_classes"])
             model.load_state_dict(load(data))
             return ClassifierNet(model, name, meta["weights_hash"], meta["num_classes"],
-                                 meta["test_accuracy"], device)
+                                 meta["accuracy"], device)
     model = train_classifier(dataset, device)
     data = save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
     net = ClassifierNet(model, name, sha16(data), dataset.num_classes, None, device)
-    if dataset.test is not None and dataset.test_labels is not None:
-        net.test_accuracy = accuracy(net, dataset.test, dataset.test_labels)
+    held_x, held_y = heldout_images(dataset)
+    net.accuracy = accuracy(net, held_x, held_y) if held_x is not None and held_x.shape[0] else None
     meta = {"name": name, "weights_hash": net.weights_hash, "channels": dataset.shape[0],
-            "num_classes": dataset.num_classes, "test_accuracy": net.test_accuracy,
+            "num_classes": dataset.num_classes, "accuracy": net.accuracy,
+            "accuracy_on": "test split" if dataset.test is not None else f"held-out {RECIPE['heldout']:.0%} of train",
             "dataset_fingerprint": dataset.fingerprint, "arch": CLASSIFIER_ARCH, "recipe": RECIPE}
     _atomic_write(weights_path, data)
     _atomic_write(meta_path, json.dumps(meta, indent=1).encode())
@@ -233,6 +284,7 @@ class InceptionNet(FeatureNet):
     """pytorch-fid's FID Inception-v3 up to the 2048-d average pool; images resized to 299 bilinear."""
 
     name = INCEPTION_NAME
+    space = "inception"
     num_features = 2048
     batch_size = 50
 
@@ -324,16 +376,27 @@ def feature_net_for(dataset: Any, feature_net: str = "auto", inception_weights: 
     return classifier_for(dataset, device, cache_dir)
 
 
+def real_subset(n: int, max_n: int) -> torch.Tensor:
+    """Indices of the train images behind the real statistics: all of them, or a seeded draw of max_n.
+    Not the first max_n: loaders such as ImageFolder sort by class, and the first 10 000 of a big folder
+    would hold its first classes only."""
+    if n <= max_n:
+        return torch.arange(n)
+    return torch.sort(torch.randperm(n, generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))[:max_n]).values
+
+
 def real_features(net: FeatureNet, dataset: Any, cache_dir: Path | None = None, max_n: int = 10000) -> torch.Tensor:
-    """Features of the first max_n training images, computed once and cached (safetensors) on disk."""
+    """Features of `real_subset` of the training images, computed once and cached (safetensors) on disk."""
     from safetensors.torch import load, save
 
     cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
-    key = hashlib.sha256(f"{net.weights_hash}|{dataset.fingerprint}|{max_n}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{net.weights_hash}|{dataset.fingerprint}|{max_n}|seeded-{REAL_SUBSET_SEED}".encode()
+                         ).hexdigest()[:24]
     path = cache_dir / "real" / f"{key}.safetensors"
     if path.is_file():
         return load(path.read_bytes())["features"]
-    feats = net.features(dataset.train[:max_n]).contiguous()
+    idx = real_subset(dataset.train.shape[0], max_n).to(dataset.train.device)
+    feats = net.features(dataset.train[idx]).contiguous()
     _atomic_write(path, save({"features": feats}, metadata={"net": net.name, "weights_hash": net.weights_hash,
                                                             "dataset": dataset.fingerprint, "max_n": str(max_n)}))
     return feats

@@ -1,8 +1,10 @@
 """Loss-curve health: healthy GAN losses oscillate around a level; collapse and divergence do not.
 
-Computed from a window of per-step losses: the linear trend (slope), what is left around it (amplitude)
-and how fast it swings (period). A discriminator whose loss sits near 0 eval after eval has won and
-gives the generator no gradient (d_collapse); a non-finite value means the run diverged.
+Computed from a window of per-step losses: the linear trend (slope), what is left around it (amplitude,
+also relative to the loss's own level) and how fast it swings (period, only when Fisher's g test says
+the swing is more than noise). A discriminator whose loss sits at its floor (the least its loss can be)
+eval after eval has won and gives the generator no gradient (d_collapse); a non-finite value means the
+run diverged.
 """
 
 from __future__ import annotations
@@ -16,52 +18,149 @@ from gansearch.metrics.frechet import ArrayLike, as_float64
 
 # A detrended std at or below this (relative to the series' scale) counts as flat: no period.
 _FLAT_RTOL = 1e-12
+# A mean |loss| at or below this has no level to be relative to: rel_amplitude is NaN.
+_LEVEL_ATOL = 1e-12
 _PAD_FACTOR = 8  # zero-padding of the FFT, so the peak lands between coarse bins accurately
+# Significance level of Fisher's g test: a period is reported only when its p-value is below it. An FFT
+# peak always exists, so without a test white noise "has" a period of 2-30 steps.
+ALPHA = 0.01
+# Above this estimated rounding error the alternating sum for the p-value is not trusted (see below).
+_PVALUE_ERR_TOL = 1e-9
+_EPS = float(np.finfo(np.float64).eps)
 
 
 def oscillation(series: ArrayLike) -> dict[str, float]:
-    """{"amplitude", "period", "slope"} of a loss window.
+    """{"amplitude", "rel_amplitude", "period", "period_p", "slope"} of a loss window.
 
     - slope: least-squares trend per step;
-    - amplitude: std of the series after removing that trend (a sine of amplitude A gives A/√2);
-    - period: dominant period in steps, from the peak of the FFT of the detrended, Hann-windowed,
-      zero-padded series, refined by parabolic interpolation. NaN when there is no oscillation to
-      measure (flat series, fewer than 4 points): undefined, and NaN-aware reductions skip it.
-    Any non-finite value makes all three NaN (see `diverged`).
+    - amplitude: std of the series after removing that trend (a sine of amplitude A gives A/√2), in
+      loss units;
+    - rel_amplitude: amplitude / mean(|series|), comparable across losses that sit at different levels
+      (non-saturating D ≈ 1.39, hinge ≈ 2, LSGAN ≈ 0.25, negative WGAN critic); NaN when that level is
+      ~0. Relative to the level by design, so not shift invariant;
+    - period_p: p-value of Fisher's g test that the largest periodogram ordinate of the detrended
+      series is more than white noise (`fisher_g_pvalue`);
+    - period: dominant period in steps, only when period_p < ALPHA: the significant periodogram peak,
+      refined on the zero-padded periodogram by parabolic interpolation (`_refined_period`).
+    period and period_p are NaN when there is nothing to test (flat series, fewer than 4 points):
+    undefined, and NaN-aware reductions skip it. Any non-finite value makes all five NaN (see
+    `diverged`).
     """
     y = as_float64(series).ravel()
     n = y.shape[0]
     nan = float("nan")
     if n == 0 or not np.all(np.isfinite(y)):
-        return {"amplitude": nan, "period": nan, "slope": nan}
+        return {"amplitude": nan, "rel_amplitude": nan, "period": nan, "period_p": nan, "slope": nan}
     if n == 1:
-        return {"amplitude": 0.0, "period": nan, "slope": 0.0}
+        return {"amplitude": 0.0, "rel_amplitude": nan, "period": nan, "period_p": nan, "slope": 0.0}
     t = np.arange(n, dtype=np.float64)
     slope, intercept = np.polyfit(t, y, 1)
     resid = y - (slope * t + intercept)
     amplitude = float(resid.std())
     flat = amplitude <= _FLAT_RTOL * max(1.0, float(np.abs(y).max()))
-    period = nan if flat or n < 4 else _dominant_period(resid)
-    return {"amplitude": 0.0 if flat else amplitude, "period": period, "slope": float(slope)}
+    if flat:
+        amplitude = 0.0
+    level = float(np.abs(y).mean())
+    rel_amplitude = amplitude / level if level > _LEVEL_ATOL else nan
+    period, period_p = nan, nan
+    if not flat and n >= 4:
+        g, m, k = _fisher_g(resid)
+        period_p = fisher_g_pvalue(g, m)
+        if period_p < ALPHA:
+            period = _refined_period(resid, k)
+    return {
+        "amplitude": amplitude,
+        "rel_amplitude": rel_amplitude,
+        "period": period,
+        "period_p": period_p,
+        "slope": float(slope),
+    }
 
 
-def _dominant_period(resid: np.ndarray) -> float:
+def _fisher_g(resid: np.ndarray) -> tuple[float, int, int]:
+    """(g, m, k): Fisher's statistic max I_k / Σ I_k over the Fourier frequencies k/n, k = 1..m.
+
+    m = (n-1)//2 leaves out 0 (the mean, removed) and, for even n, Nyquist: under white noise the
+    remaining periodogram ordinates are i.i.d. exponential, which is what the null distribution of g
+    assumes. The periodogram is unwindowed for the same reason. k is the peak's Fourier index.
+    """
+    n = resid.shape[0]
+    m = (n - 1) // 2
+    power = np.abs(np.fft.rfft(resid)[1 : m + 1]) ** 2
+    total = float(power.sum())
+    k = int(np.argmax(power))
+    if not total > 0:
+        return float("nan"), m, k + 1
+    return float(power[k] / total), m, k + 1
+
+
+def fisher_g_pvalue(g: float, m: int) -> float:
+    """P(G >= g) for Fisher's g over m i.i.d. exponential periodogram ordinates (Fisher 1929).
+
+    P = Σ_{j=1}^{⌊1/g⌋} (-1)^(j-1) C(m, j) (1 - j g)^(m-1). The terms t_j are built in log space from
+    their ratios t_j / t_{j-1} = (m-j+1)/j · (1 - g/(1-(j-1)g))^(m-1) (log1p, no large log-gammas that
+    cancel), so each carries a relative error of a few ulps times the sum of the |log-ratios|, and
+    they are added with math.fsum. When p is small the terms fall fast and this is accurate to ~1e-12
+    absolute and ~1e-13 relative (checked against exact rational arithmetic for m = 10..5000). When g
+    is small the terms first grow (Σ|t_j| ≈ e^x - 1, x = m(1-g)^(m-1)) and the alternating sum
+    cancels: where the estimated rounding error exceeds 1e-9 (in practice x ≳ 10, so p > 0.9999) the
+    first term, the Bonferroni upper bound, is returned as min(1, x), i.e. 1.0, off by < 1e-4 and on
+    the safe side. NaN for non-finite g or m < 1.
+    """
+    if not (math.isfinite(g) and m >= 1):
+        return float("nan")
+    if g <= 1.0 / m:  # the max of m shares of a total is always >= 1/m
+        return 1.0
+    if g >= 1.0:
+        return 1.0 if m == 1 else 0.0
+    j = np.arange(1, min(m, int(math.floor(1.0 / g))) + 1, dtype=np.float64)
+    j = j[1.0 - j * g > 0.0]  # (1 - j g)^(m-1) = 0 at j g = 1 when m > 1
+    log_ratio = np.empty_like(j)
+    log_ratio[0] = math.log(m) + (m - 1) * math.log1p(-g)
+    rest = j[1:]
+    log_ratio[1:] = np.log((m - rest + 1) / rest) + (m - 1) * np.log1p(-g / (1.0 - (rest - 1) * g))
+    log_t = np.cumsum(log_ratio)
+    first = math.exp(log_t[0])
+    if float(log_t.max()) > 700.0:  # terms overflow: deep in the cancelling regime
+        return min(1.0, first)
+    terms = np.exp(log_t)
+    # relative error of term j: a few ulps per log-ratio summed, plus the exp; kept conservative
+    err = float(np.sum(terms * 16.0 * _EPS * (np.cumsum(np.abs(log_ratio)) + j + 1.0)))
+    if err > _PVALUE_ERR_TOL:
+        return min(1.0, first)
+    p = math.fsum(np.where(j % 2 == 1, terms, -terms).tolist())
+    return min(1.0, max(0.0, p))
+
+
+def _refined_period(resid: np.ndarray, k: int) -> float:
+    """Period in steps of the peak near Fourier index k, from the zero-padded periodogram.
+
+    The coarse peak k/n is off by up to half a bin. The maximum of the unwindowed periodogram over
+    continuous frequency is the least-squares (maximum-likelihood) frequency of one sinusoid in white
+    noise; zero padding samples it at 1/8 bin and a parabola through the log-powers refines that. A
+    Hann window, as used before, widens the peak and roughly doubles the error for periods that fit
+    only a few times in the window. The search stays within ±1 bin of k, so a noise peak elsewhere
+    cannot be picked instead of the one the test found.
+    """
     n = resid.shape[0]
     size = 1 << int(math.ceil(math.log2(n * _PAD_FACTOR)))
-    mag = np.abs(np.fft.rfft(resid * np.hanning(n), n=size))
-    k = int(np.argmax(mag[1:])) + 1  # skip DC
+    power = np.abs(np.fft.rfft(resid, n=size)) ** 2
+    lo = max(1, int(math.floor((k - 1) * size / n)))
+    hi = min(power.shape[0] - 1, int(math.ceil((k + 1) * size / n)))
+    i = lo + int(np.argmax(power[lo : hi + 1]))
     shift = 0.0
-    if 1 <= k < mag.shape[0] - 1:
-        a, b, c = np.log(mag[k - 1 : k + 2] + 1e-300)
+    if 1 <= i < power.shape[0] - 1:
+        a, b, c = np.log(power[i - 1 : i + 2] + 1e-300)
         denom = a - 2 * b + c
         if denom < 0:
             shift = 0.5 * (a - c) / denom
-    freq = (k + shift) / size  # cycles per step
+    freq = (i + shift) / size  # cycles per step
     return float(1.0 / freq) if freq > 0 else float("inf")
 
 
 def d_collapse(d_loss_per_eval: Sequence[float], threshold: float, evals: int) -> bool:
-    """True when D's loss was below `threshold` at each of the last `evals` evaluations in a row.
+    """True when D's loss (as given: the trainer passes its distance above the loss's floor) was below
+    `threshold` at each of the last `evals` evaluations in a row.
 
     Fewer than `evals` evaluations so far is not collapse; NaN is never "below".
     """
@@ -84,8 +183,8 @@ def loss_summary(
 ) -> dict[str, float]:
     """Oscillation of G's and D's loss windows plus d_collapse over the per-eval D history.
 
-    Keys: g_amplitude, g_period, g_slope, d_amplitude, d_period, d_slope, d_collapse (1.0 / 0.0, a
-    float so the dict logs as metrics unchanged).
+    Keys: {g,d}_amplitude, {g,d}_rel_amplitude, {g,d}_period, {g,d}_period_p, {g,d}_slope (see
+    `oscillation`) and d_collapse (1.0 / 0.0, a float so the dict logs as metrics unchanged).
     """
     out: dict[str, float] = {}
     for prefix, series in (("g", g_losses), ("d", d_losses)):

@@ -1,9 +1,11 @@
 """`gansearch export`: the best K trials of a finished study, ranked from summary.json, packaged for use.
 
-Ranking: the study's first objective and mode (summary.json's `metric`/`mode`), each trial by its best
-finite value; when the study reran its top configurations with fresh seeds (`reruns`), those come first,
-by their mean, then the rest by their single value. Checkpoints come from MLflow (each trial run's
-`best_checkpoint/checkpoint.pt`), so a study whose trials ran elsewhere exports the same way.
+Ranking: the study's first objective and mode (summary.json's `metric`/`mode`), each trial by its value
+(`config.metrics.trial_value`, as everywhere); when the study reran its top configurations with fresh seeds
+(`reruns`), those come first, by their mean, then the rest by their single value. Checkpoints come from
+MLflow (each trial run's `checkpoint/checkpoint.pt`: the state at the step its value comes from), so a
+study whose trials ran elsewhere exports the same way. Each export re-scores its generator on latents no
+evaluation used, and reports that number beside the recorded one.
 """
 
 from __future__ import annotations
@@ -32,19 +34,19 @@ def rank_trials(summary: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     reruns = [r for r in summary.get("reruns") or [] if _finite(r.get("mean")) and r.get("key") in by_key]
-    for r in sorted(reruns, key=lambda r: sign * float(r["mean"])):
+    for r in sorted(reruns, key=lambda r: (sign * float(r["mean"]), r["key"])):
         t = by_key[r["key"]]
         rerun = {k: r.get(k) for k in ("mean", "std", "n", "runs")}
         out.append({**_base(t), "ranked_by": "rerun_mean", "rank_value": float(r["mean"]), "rerun": rerun})
         seen.add(r["key"])
-    rest = [t for t in summary.get("trials", []) if t["key"] not in seen and _finite(t.get("best_value"))]
-    for t in sorted(rest, key=lambda t: sign * float(t["best_value"])):
-        out.append({**_base(t), "ranked_by": "best_value", "rank_value": float(t["best_value"])})
+    rest = [t for t in summary.get("trials", []) if t["key"] not in seen and _finite(t.get("value"))]
+    for t in sorted(rest, key=lambda t: (sign * float(t["value"]), t["key"])):
+        out.append({**_base(t), "ranked_by": "value", "rank_value": float(t["value"])})
     return out
 
 
 def _base(t: dict[str, Any]) -> dict[str, Any]:
-    return {"key": t["key"], "run_id": t.get("run_id"), "status": t.get("status"), "best_step": t.get("best_step")}
+    return {"key": t["key"], "run_id": t.get("run_id"), "status": t.get("status"), "value_step": t.get("value_step")}
 
 
 def _check_inputs(study_dir: Path, top_k: int, to: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -68,6 +70,7 @@ def export_study(study_dir: Path, top_k: int, to: Path, register: str | None = N
     """
     from gansearch.export import manifest
     from gansearch.export.package import export_trial
+    from gansearch.export.rescore import rescore
     from gansearch.tracking import artifacts
     from gansearch.tracking import conventions as cv
 
@@ -91,9 +94,9 @@ def export_study(study_dir: Path, top_k: int, to: Path, register: str | None = N
                 break
             run = runs.get(cand["key"])
             run_id = run.run_id if run else cand["run_id"]
-            ckpt = artifacts.download_best_checkpoint(uri, run_id, staging / ".download" / cand["key"]) if run_id else None
+            ckpt = artifacts.download_checkpoint(uri, run_id, staging / ".download" / cand["key"]) if run_id else None
             if ckpt is None:
-                echo(f"skipped {cand['key']}: its MLflow run has no best_checkpoint/checkpoint.pt")
+                echo(f"skipped {cand['key']}: its MLflow run has no {artifacts.CHECKPOINT}")
                 continue
             rank = len(exported) + 1
             folder = f"{rank}-{cand['key']}"
@@ -106,16 +109,18 @@ def export_study(study_dir: Path, top_k: int, to: Path, register: str | None = N
                 "dataset_fingerprint": _fingerprint(study_dir / "trials" / cand["key"]),
                 "rerun": cand.get("rerun"),
             }
-            body = export_trial(ckpt, staging / folder, info)
+            body = export_trial(ckpt, staging / folder, info, rescore_fn=rescore)
             exported.append(body)
             entries.append({"folder": folder, "rank": rank, "trial_key": cand["key"], "value": body["value"],
                             "rank_value": cand["rank_value"], "ranked_by": cand["ranked_by"], "step": body["step"]})
-            echo(f"{rank}. {cand['key']}: {metric} {cand['rank_value']:.6g} ({cand['ranked_by']}), step {body['step']}")
+            fresh = (body.get("rescored") or {}).get("metrics", {}).get(metric.removesuffix("_best"))
+            again = f"; {metric.removesuffix('_best')} {fresh:.6g} on fresh latents" if fresh is not None else ""
+            echo(f"{rank}. {cand['key']}: {metric} {cand['rank_value']:.6g} ({cand['ranked_by']}), step {body['step']}{again}")
         shutil.rmtree(staging / ".download", ignore_errors=True)
         if 0 < len(exported) < top_k:
             echo(f"exported {len(exported)} of the {top_k} asked for: no more trials with a finite {metric} and a checkpoint")
         if not exported:
-            raise ConfigError("STUDY_DIR", "must have a trial run with a best checkpoint in MLflow",
+            raise ConfigError("STUDY_DIR", "must have a trial run with a checkpoint in MLflow",
                               f"0 of {len(candidates)} ranked trials")
         study = {"study": meta.get("name", study_dir.name), "study_dir": str(study_dir), "metric": metric,
                  "mode": mode, "tracking_uri": uri, "experiment_id": meta["experiment_id"],

@@ -11,14 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from gansearch.config import SpaceFile
-from gansearch.config.names import POINT_DATASETS
+from gansearch.config.metrics import headline, known_metrics
 from gansearch.errors import ConfigError, ConfigErrors
-
-# metric -> the mode that is better. What a trainer record can carry (see gansearch.metrics).
-IMAGE_METRICS = {"fid": "min", "kid": "min", "classes_covered": "max", "class_kl": "min"}
-POINT_METRICS = {"fid": "min", "modes_covered": "max", "hq_fraction": "max", "reverse_kl": "min"}
-LOSS_METRICS = {"d_loss": "min", "g_loss": "min", "g_amplitude": "min", "d_amplitude": "min",
-                "g_slope": "min", "d_slope": "min"}
 
 
 def _tpe(seed: int, n_obj: int, n_trials: int) -> Any:
@@ -88,13 +82,6 @@ class Plan:
         return len(self.objectives) > 1
 
 
-def known_metrics(cfg: SpaceFile) -> dict[str, str]:
-    base = POINT_METRICS if cfg.data.name in POINT_DATASETS else dict(IMAGE_METRICS)
-    if cfg.data.name not in POINT_DATASETS and not cfg.eval.kid:
-        base.pop("kid")
-    return {**base, **LOSS_METRICS}
-
-
 def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
     """Check the `search` section against the tables; raise ConfigErrors (one line each) if wrong."""
     from gansearch.search.schedulers import SCHEDULERS
@@ -106,16 +93,23 @@ def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
         errs.append(ConfigError("search.sampler", "must be one of " + ", ".join(SAMPLERS), s.sampler))
     if s.scheduler not in SCHEDULERS:
         errs.append(ConfigError("search.scheduler", "must be one of " + ", ".join(SCHEDULERS), s.scheduler))
-    objectives = [(o.metric, o.mode) for o in s.objectives] if s.objectives else [(s.metric, s.mode)]
+    given = [(o.metric, o.mode) for o in s.objectives] if s.objectives else [(s.metric or headline(cfg), s.mode)]
     where = "search.objectives" if s.objectives else "search.metric"
-    for i, (m, _) in enumerate(objectives):
+    for i, (m, _) in enumerate(given):
         if m not in metrics:
             path = f"{where}[{i}].metric" if s.objectives else where
-            errs.append(ConfigError(path, f"must be a metric of {cfg.data.name} runs (" + ", ".join(metrics) + ")", m))
+            errs.append(ConfigError(path, f"must be a metric of {cfg.data.name} runs with these eval settings ("
+                                    + ", ".join(metrics) + ")", m))
+    objectives = [(m, mode or metrics.get(m, "min")) for m, mode in given]
     if len({m for m, _ in objectives}) != len(objectives):
         errs.append(ConfigError("search.objectives", "must not repeat a metric", [m for m, _ in objectives]))
     if len(objectives) > 1 and s.sampler in SINGLE_OBJECTIVE_ONLY:
         errs.append(ConfigError("search.sampler", "must support several objectives (tpe, random, qmc, gp, nsga2)", s.sampler))
+    if len(objectives) > 1 and s.scheduler in ("asha", "hyperband"):
+        # ASHA would stop trials by the first objective alone, and Optuna's multi-objective samplers don't
+        # learn from pruned trials: the other objectives would never be searched for.
+        errs.append(ConfigError("search.scheduler", "must be none with several objectives (early stopping "
+                                "ranks by the first objective only)", s.scheduler))
     pkg = NEEDS_PACKAGE.get(s.sampler)
     if pkg and importlib.util.find_spec(pkg) is None:
         errs.append(ConfigError("search.sampler", f"needs the Python package {pkg} (pip install {pkg})", s.sampler))

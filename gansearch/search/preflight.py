@@ -109,36 +109,70 @@ def _tcp(address: str, host: str, port: int, timeout: float) -> None:
 
 
 def check_tracking(uri: str, timeout: float = 10) -> None:
-    """An http(s) MLflow server must answer /health before Ray starts (MLflow's own retries take minutes).
-    Other URIs (sqlite, file) are local stores that need no server."""
+    """An http(s) MLflow server must answer /health, and accept the credentials (from the URI or
+    MLFLOW_TRACKING_USERNAME/PASSWORD) on an API call, before Ray starts: MLflow's own retries take minutes,
+    and a wrong password would otherwise fail every trial. Other URIs (sqlite, file) need no server."""
     if not uri.startswith(("http://", "https://")):
         return
     import base64
+    import urllib.error
     import urllib.request
-    from urllib.parse import urlsplit, urlunsplit
+    from urllib.parse import unquote, urlsplit, urlunsplit
 
-    from gansearch.tracking.conventions import redact_uri
+    from gansearch.tracking.conventions import CREDENTIAL_ENV, redact_uri
 
     parts = urlsplit(uri)
-    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))  # credentials go in a header
-    request = urllib.request.Request(bare.rstrip("/") + "/health")
-    if parts.username is not None:
-        token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])).rstrip("/")  # credentials: a header
+    user, password = (unquote(parts.username), unquote(parts.password or "")) if parts.username is not None else \
+        (os.environ.get(CREDENTIAL_ENV[0]), os.environ.get(CREDENTIAL_ENV[1], ""))
+    headers = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()} if user else {}
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as r:
+        with urllib.request.urlopen(urllib.request.Request(bare + "/health", headers=headers), timeout=timeout) as r:
             r.read()
+    except OSError as e:
+        raise ConfigError("--tracking-uri", f"must be a reachable MLflow server ({e})", redact_uri(uri)) from None
+    api = bare + "/api/2.0/mlflow/experiments/search?max_results=1"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(api, headers=headers), timeout=timeout) as r:
+            r.read()
+    except urllib.error.HTTPError as e:
+        if e.code in (401, 403):
+            who = f"user {user!r}" if user else "no credentials"
+            raise ConfigError("--tracking-uri", f"must accept this process's credentials ({who}: the server answered "
+                              f"{e.code} {e.reason}; give user:password in the URI or {CREDENTIAL_ENV[0]}/"
+                              f"{CREDENTIAL_ENV[1]})", redact_uri(uri)) from None
+        raise ConfigError("--tracking-uri", f"must be an MLflow server ({api.replace(bare, '')} answered {e.code})",
+                          redact_uri(uri)) from None
     except OSError as e:
         raise ConfigError("--tracking-uri", f"must be a reachable MLflow server ({e})", redact_uri(uri)) from None
 
 
-def _probe(study_dir: str, data_cfg: Any) -> dict[str, Any]:
-    """On one node: write, read back and delete a file in the study folder; look for the data."""
+def cache_entry_missing(feature_net_hash: str | None) -> str | None:
+    """Why this process would not find the feature net the driver cached (None: it would). Trials that
+    missed it would each train their own classifier, and distances from different nets don't compare."""
+    if feature_net_hash is None:
+        return None
+    from gansearch.metrics.features import default_cache_dir
+
+    folder = default_cache_dir() / "features"
+    for meta in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            if json.loads(meta.read_text()).get("weights_hash") == feature_net_hash:
+                return None
+        except (OSError, json.JSONDecodeError):
+            continue
+    return f"no cached feature net {feature_net_hash} in {folder}"
+
+
+def _probe(study_dir: str, data_cfg: Any, feature_net_hash: str | None = None) -> dict[str, Any]:
+    """On one node: write, read back and delete a file in the study folder; look for the data and the
+    driver's cached feature net."""
     import ray
 
     from gansearch.data.locate import locate
 
-    out: dict[str, Any] = {"node_id": ray.get_runtime_context().get_node_id(), "write": None, "data": None}
+    out: dict[str, Any] = {"node_id": ray.get_runtime_context().get_node_id(), "write": None, "data": None,
+                           "cache": cache_entry_missing(feature_net_hash)}
     probe = Path(study_dir) / f".preflight-{out['node_id'][:12]}-{os.getpid()}"
     try:
         probe.write_text("gansearch preflight\n")
@@ -155,9 +189,11 @@ def _probe(study_dir: str, data_cfg: Any) -> dict[str, Any]:
     return out
 
 
-def check_nodes(study_dir: Path, data_cfg: Any, timeout: float = 120) -> list[dict[str, Any]]:
+def check_nodes(study_dir: Path, data_cfg: Any, timeout: float = 120, feature_net_hash: str | None = None
+                ) -> list[dict[str, Any]]:
     """After `ray.init`: the cluster has alive nodes, and on EACH one a zero-CPU task pinned to it can
-    write the study folder and find the data. Returns [{node_id, ip}] of the nodes checked.
+    write the study folder, find the data and (with `feature_net_hash`, a classifier's) the feature net
+    the driver cached. Returns [{node_id, ip}] of the nodes checked.
 
     Nodes an autoscaler adds later are not covered: they run the same setup as the ones checked."""
     import ray
@@ -174,7 +210,7 @@ def check_nodes(study_dir: Path, data_cfg: Any, timeout: float = 120) -> list[di
     remote = ray.remote(num_cpus=0, max_retries=0)(_probe)
     refs = {n["NodeID"]: remote.options(
         scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=n["NodeID"], soft=False)
-    ).remote(str(study_dir), data_cfg) for n in nodes}
+    ).remote(str(study_dir), data_cfg, feature_net_hash) for n in nodes}
     ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout)
     done = set(ready)
     checked: list[dict[str, Any]] = []
@@ -196,5 +232,9 @@ def check_nodes(study_dir: Path, data_cfg: Any, timeout: float = 120) -> list[di
                               str(study_dir))
         if res["data"]:
             raise DataNotFoundError(f"on Ray {where}: {res['data']}")
+        if res.get("cache"):
+            raise ConfigError("GANSEARCH_CACHE_DIR", f"must be a folder every Ray node shares ({where}: "
+                              f"{res['cache']}; trials there would train another feature net)",
+                              os.environ.get("GANSEARCH_CACHE_DIR"))
         checked.append({"node_id": node_id, "ip": ip})
     return checked

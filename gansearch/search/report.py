@@ -67,8 +67,10 @@ def optuna_statuses(study: Any, data_diverged: Callable[[str], bool]) -> dict[st
         key = t.user_attrs.get(KEY_ATTR)
         if key is None or t.user_attrs.get(CLOSED_ATTR):
             continue
-        if t.state == TrialState.COMPLETE:
-            out[key] = "diverged" if data_diverged(key) else "completed"
+        if t.state in (TrialState.COMPLETE, TrialState.FAIL) and data_diverged(key):
+            out[key] = "diverged"  # Optuna holds a diverged trial as FAIL (no number to learn from)
+        elif t.state == TrialState.COMPLETE:
+            out[key] = "completed"
         else:
             out[key] = names.get(t.state, str(t.state.name).lower())
     return out
@@ -92,7 +94,8 @@ def importances(study: Any | None, data: StudyData, evaluator: str) -> list[dict
             if ok:
                 used.append(t)
             elif not t.user_attrs.get(CLOSED_ATTR):
-                reason = t.state.name.lower() if t.state != TrialState.COMPLETE else "no finite value"
+                reason = {TrialState.COMPLETE: "no finite value", TrialState.FAIL: "failed or diverged"}.get(
+                    t.state, t.state.name.lower())
                 excluded[reason] = excluded.get(reason, 0) + 1
         params = [t.params for t in used]
         quantile = target_quantile(len(used)) if evaluator == "ped_anova" else None
@@ -111,8 +114,6 @@ def importances(study: Any | None, data: StudyData, evaluator: str) -> list[dict
                         sub, evaluator=EVALUATORS[evaluator](len(used)), target=lambda t, i=i: sign * t.values[i])
             except (ValueError, RuntimeError) as e:  # e.g. fANOVA with no parameter in every trial
                 note = f"{evaluator} could not score this study: {e}"
-            if any(abs(t.values[i]) >= 1e29 for t in used):
-                note = (note + " " if note else "") + "Diverged trials take part with the worst value (±1e30)."
         if data.reruns:
             note = (note + " " if note else "") + "Importances use each trial's search-seed value, not the rerun means."
         sections.append(importance_section((metric, mode), evaluator, scores, params, searched, excluded, quantile, note))

@@ -35,9 +35,9 @@ def fresh_seeds(train_seed: int, n: int) -> list[int]:
 
 def pick_top(trials: list[dict[str, Any]], k: int, mode: str) -> list[dict[str, Any]]:
     """The k best search trials that finished with a finite value (diverged and failed ones never qualify)."""
-    ok = [t for t in trials if t.get("best_value") is not None and math.isfinite(t["best_value"])
+    ok = [t for t in trials if t.get("value") is not None and math.isfinite(t["value"])
           and t.get("status") in ("completed", "stopped-early") and not is_rerun(t["key"])]
-    ok.sort(key=lambda t: t["best_value"], reverse=mode == "max")
+    ok.sort(key=lambda t: (t["value"] if mode == "min" else -t["value"], t["key"]))  # ties: the lower key
     return ok[:k]
 
 
@@ -60,7 +60,7 @@ def finished(study_dir: Path, key: str, steps: int) -> bool:
 
 def summarize_reruns(top: list[dict[str, Any]], seeds: list[int], by_key: dict[str, dict[str, Any]],
                      mode: str) -> list[dict[str, Any]]:
-    """Mean ± std of each configuration's best value over its fresh seeds, best mean first.
+    """Mean ± std of each configuration's value over its fresh seeds, best mean first.
 
     A diverged rerun counts with the worst value: a configuration that diverges on some seeds is worse
     than its lucky seed says."""
@@ -71,19 +71,20 @@ def summarize_reruns(top: list[dict[str, Any]], seeds: list[int], by_key: dict[s
         runs = []
         for s in seeds:
             r = by_key.get(rerun_key(t["key"], s), {})
-            value = r.get("best_value")
+            value = r.get("value")
             if r.get("status") == "diverged" or (value is None and r.get("status") == "failed"):
                 value = cv.worst_value(mode)
             runs.append({"key": rerun_key(t["key"], s), "seed": s, "value": value, "status": r.get("status")})
         values = [r["value"] for r in runs if r["value"] is not None]
         out.append({
-            "key": t["key"], "params": t["params"], "search_value": t["best_value"], "runs": runs,
+            "key": t["key"], "params": t["params"], "search_value": t["value"], "runs": runs,
             "n": len(values),
             "mean": statistics.fmean(values) if values else None,
             "std": statistics.stdev(values) if len(values) > 1 else (0.0 if values else None),
         })
     worst = cv.worst_value(mode)
-    out.sort(key=lambda r: worst if r["mean"] is None else r["mean"], reverse=mode == "max")
+    sign = 1.0 if mode == "min" else -1.0
+    out.sort(key=lambda r: (sign * (worst if r["mean"] is None else r["mean"]), r["key"]))
     return out
 
 

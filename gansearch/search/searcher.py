@@ -4,8 +4,12 @@ Ray hands a trial stopped by ASHA/Hyperband to Optuna as COMPLETE with its last 
 so the sampler would learn that a 1/9-budget FID is a final FID. Here each evaluation is reported to
 Optuna as an intermediate value at its trainer `step`, and a trial that ends before `train.steps`
 (and did not diverge) is told as PRUNED: Optuna's TPE then ranks it by the step it reached and its
-last intermediate value, below every complete trial. Diverged trials are COMPLETE with the worst value
-(they are a real, bad outcome); trials that raised are FAIL.
+last intermediate value, below every complete trial.
+
+A diverged trial is told FAIL, as Optuna itself treats an objective that returns NaN: a stand-in value
+(±1e30) would dominate the GP sampler's standardisation and fANOVA's variance, so every importance would
+explain divergence only. Its MLflow status stays `diverged`, and the report counts it as such. Trials
+that raised are FAIL too.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ class StudySearch(OptunaSearch):
     def __init__(self, *args: Any, max_step: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._max_step = max_step
+        self._last: dict[str, dict] = {}  # each trial's last result
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self._last[trial_id] = result
         if isinstance(self.metric, list) or trial_id in self._completed_trials:
             return  # Optuna keeps no intermediate values for several objectives
         value = result.get(self.metric)
@@ -42,10 +48,12 @@ class StudySearch(OptunaSearch):
             return
         ot_trial = self._ot_trials[trial_id]
         metrics = self.metric if isinstance(self.metric, list) else [self.metric]
+        # Tune completes a trial that HyperBand paused and later ran to its end with no result: its last one is it
+        result = result or self._last.pop(trial_id, None)
         state, values = optuna.trial.TrialState.COMPLETE, None
-        if error or not result or any(result.get(m) is None for m in metrics):
+        if error or not result or result.get("diverged") or any(result.get(m) is None for m in metrics):
             state = optuna.trial.TrialState.FAIL
-        elif result.get("diverged") or result.get("step", 0) >= self._max_step:
+        elif result.get("step", 0) >= self._max_step:
             values = [float(result[m]) for m in metrics]
         else:
             state = optuna.trial.TrialState.PRUNED

@@ -15,7 +15,6 @@ study folder/
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -123,8 +122,8 @@ def _start_ray(address: str | None, env: dict[str, str]) -> bool:
 
     if ray.is_initialized():
         return False
-    runtime_env = {"env_vars": {**env, **({"GANSEARCH_CACHE_DIR": os.environ["GANSEARCH_CACHE_DIR"]}
-                                         if "GANSEARCH_CACHE_DIR" in os.environ else {})}}
+    passed = ("GANSEARCH_CACHE_DIR", "GANSEARCH_FAULT")  # the feature cache; fault injection (crash tests)
+    runtime_env = {"env_vars": {**env, **{k: os.environ[k] for k in passed if k in os.environ}}}
     if address:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
     else:
@@ -146,6 +145,12 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
 
     locate(cfg.data)
     preflight.check_address(address)
+    if address and not tracking_uri and not resume:
+        # trials on several nodes would all write one sqlite file on a shared mount: sqlite's locking over
+        # NFS/EFS is unreliable, and a lost or corrupt write loses runs
+        raise ConfigError("--tracking-uri", "must be given with --address (an MLflow server, e.g. "
+                          "http://HEAD:5000: the default sqlite store in the study folder is not safe for "
+                          "writers on several nodes)", None, show_value=False)
     preflight.check_tracking(tracking_uri or "")
     meta = _prepare_folder(cfg, space_path, study_dir, resume, tracking_uri, write=not dry_run)
     if dry_run:
@@ -180,9 +185,9 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     if remaining > 0 or reruns:
         started = _start_ray(address, env)
         try:
-            if address:  # a cluster: every node must write the study folder and see the data
-                preflight.check_nodes(study_dir, cfg.data)
-            _warm_feature_cache(cfg)
+            net_hash = _warm_feature_cache(cfg, echo)
+            if address:  # a cluster: every node must write the study folder, see the data and the feature net
+                preflight.check_nodes(study_dir, cfg.data, feature_net_hash=net_hash)
             if remaining > 0:
                 _tune(cfg, plan, study_dir, storage, uri, exp_id, parent, remaining, done, cfg.search.seed + existing)
             top_seeds = _rerun(cfg, plan, study_dir, uri, exp_id, parent, echo) if reruns else None
@@ -234,14 +239,18 @@ def _report(study_dir: Path, echo: Callable[[str], None]) -> Path | None:
     return Path(paths["html"]).parent
 
 
-def _warm_feature_cache(cfg: SpaceFile) -> None:
-    """The feature network and real-data features are computed once per study (cached on disk, keyed by
-    the dataset and recipe); every trial then loads them instead of retraining."""
+def _warm_feature_cache(cfg: SpaceFile, echo: Callable[[str], None] = print) -> str | None:
+    """The feature network and real-data features are computed once per study, by the driver (cached on
+    disk, keyed by the dataset and recipe); every trial then loads them instead of retraining. Returns the
+    classifier's weights hash (None for other feature nets), which every node must find in its cache."""
     import torch
 
     from gansearch.trainer.setup import EvalSetup
 
-    EvalSetup(cfg, torch.device("cpu"))
+    setup = EvalSetup(cfg, torch.device("cpu"))
+    if setup.warning:
+        echo(f"warning: {setup.warning}")
+    return setup.net.weights_hash if setup.net.space == "classifier" else None
 
 
 def _tune(cfg: SpaceFile, plan: Plan, study_dir: Path, storage: Any, uri: str, exp_id: str, parent: str,
@@ -298,15 +307,11 @@ def _rerun(cfg: SpaceFile, plan: Plan, study_dir: Path, uri: str, exp_id: str, p
     return top, seeds
 
 
-def _best_of(values: list[tuple[int, float]], mode: str) -> tuple[int, float] | None:
-    finite = [(s, v) for s, v in values if v is not None and math.isfinite(v)]
-    if not finite:
-        return None
-    return (min if mode == "min" else max)(finite, key=lambda sv: sv[1])
-
-
 def summarize(study_dir: Path, plan: Plan, uri: str, exp_id: str, parent: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Every trial's best value of the (first) objective, read back from its folder; statuses from MLflow."""
+    """Every trial's value of the (first) objective (`config.metrics.trial_value`: its last evaluation),
+    read back from its folder; statuses from MLflow. Trials whose distances come from different feature
+    networks are not ranked against each other: the summary then names them and has no best."""
+    from gansearch.config.metrics import FEATURE_NET_HASH, trial_value
     from gansearch.tracking.runs import client
 
     c = client(uri)
@@ -314,32 +319,43 @@ def summarize(study_dir: Path, plan: Plan, uri: str, exp_id: str, parent: str) -
     by_key = {r.data.tags.get(cv.TAG_TRIAL_KEY): r for r in runs}
     from gansearch.search.rerun import is_rerun
 
-    trials, reruns = [], []
+    trials, reruns, hashes = [], [], {}
     for folder in sorted((study_dir / "trials").glob("*")) if (study_dir / "trials").exists() else []:
         lines = (folder / "metrics.jsonl").read_text().splitlines() if (folder / "metrics.jsonl").exists() else []
         recs = [json.loads(x) for x in lines if x.strip()]
-        best = _best_of([(r["step"], r.get(plan.metric)) for r in recs], plan.mode)
         run = by_key.get(folder.name)
+        status = run.data.tags.get(cv.TAG_STATUS) if run else None
+        value = None if status == "failed" else trial_value(recs, plan.metric)  # FAIL in Optuna: no number
         run_json = folder / "run.json"
         params = json.loads(run_json.read_text()).get("params", {}) if run_json.exists() else {}
+        for r in recs:
+            if r.get(FEATURE_NET_HASH):
+                hashes.setdefault(r[FEATURE_NET_HASH], []).append(folder.name)
         (reruns if is_rerun(folder.name) else trials).append({
-            "key": folder.name, "status": run.data.tags.get(cv.TAG_STATUS) if run else None,
-            "run_id": run.info.run_id if run else None, "best_value": best[1] if best else None,
-            "best_step": best[0] if best else None, "last_step": recs[-1]["step"] if recs else None,
+            "key": folder.name, "status": status,
+            "run_id": run.info.run_id if run else None, "value": value[1] if value else None,
+            "value_step": value[0] if value else None, "last_step": recs[-1]["step"] if recs else None,
             "params": params,
         })
-    ranked = [t for t in trials if t["best_value"] is not None]
-    ranked.sort(key=lambda t: t["best_value"], reverse=plan.mode == "max")
-    best = ranked[0] if ranked else None
+    ranked = [t for t in trials if t["value"] is not None]
+    # ties (equal values) go to the lower trial key, never to the order the folders were listed in
+    ranked.sort(key=lambda t: ((t["value"] if plan.mode == "min" else -t["value"]), t["key"]))
+    refused = None
+    if len(hashes) > 1:
+        refused = ("trials were scored by different feature networks (" + "; ".join(
+            f"{h}: {', '.join(sorted(set(keys)))}" for h, keys in sorted(hashes.items())) + "): not ranked")
+    best = ranked[0] if ranked and refused is None else None
     counts = {st: sum(1 for t in trials if t["status"] == st) for st in cv.STATUSES}
     summary = {"metric": plan.metric, "mode": plan.mode, "num_trials": len(trials),
-               "best_value": best["best_value"] if best else None,
+               "best_value": best["value"] if best else None,
                **{f"trials_{k.replace('-', '_')}": v for k, v in counts.items()},
-               "trials": ranked + [t for t in trials if t["best_value"] is None]}
+               "trials": ranked + [t for t in trials if t["value"] is None]}
+    if refused:
+        summary["ranking_refused"] = refused
     if reruns:
         summary["rerun_trials"] = reruns
-    best_tags = {"key": best["key"], "run_id": best["run_id"], "value": best["best_value"],
-                 "step": best["best_step"]} if best else None
+    best_tags = {"key": best["key"], "run_id": best["run_id"], "value": best["value"],
+                 "step": best["value_step"]} if best else None
     return summary, best_tags
 
 
@@ -356,7 +372,7 @@ def _with_reruns(summary: dict[str, Any], best: dict[str, Any] | None, top: list
         search_trial = next(t for t in summary["trials"] if t["key"] == first["key"])
         summary.update(best_mean=first["mean"], best_std=first["std"])
         best = {"key": first["key"], "run_id": search_trial["run_id"], "value": first["search_value"],
-                "step": search_trial["best_step"], "mean": first["mean"], "std": first["std"], "seeds": len(seeds)}
+                "step": search_trial["value_step"], "mean": first["mean"], "std": first["std"], "seeds": len(seeds)}
     return summary, best
 
 
@@ -368,12 +384,14 @@ def ui_command(study_dir: Path) -> str:
 
 
 def print_report(summary: dict[str, Any], study_dir: Path, echo: Callable[[str], None] = print, top: int = 5) -> None:
+    if summary.get("ranking_refused"):
+        echo(f"warning: {summary['ranking_refused']}")
     echo(f"\ntop trials by {summary['metric']} ({summary['mode']}):")
     echo(f"  {'trial':<12} {'status':<14} {summary['metric']:>10} {'at step':>8}  params")
     for t in summary["trials"][:top]:
-        v = "-" if t["best_value"] is None else f"{t['best_value']:.4g}"
+        v = "-" if t["value"] is None else f"{t['value']:.4g}"
         ps = " ".join(f"{k}={_fmt(v2)}" for k, v2 in t["params"].items())
-        echo(f"  {t['key']:<12} {str(t['status']):<14} {v:>10} {str(t['best_step']):>8}  {ps}")
+        echo(f"  {t['key']:<12} {str(t['status']):<14} {v:>10} {str(t['value_step']):>8}  {ps}")
     if summary.get("reruns"):
         echo(f"\nreruns with fresh seeds (ranked by mean {summary['metric']}):")
         for r in summary["reruns"]:

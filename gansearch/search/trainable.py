@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gansearch.search import faults
 from gansearch.tracking import conventions as cv
 
 
@@ -58,6 +59,22 @@ def tag_node(c: Any, run_id: str) -> None:
         print(f"warning: node tags not recorded on {run_id}: {e}", file=sys.stderr)
 
 
+def catch_up(run: Any, trainer: Any, run_dir: Path, metric: str, mode: str,
+             objectives: tuple[tuple[str, str], ...]) -> int:
+    """A trial resumed from its folder's checkpoint continues after that checkpoint's step, so an
+    evaluation recorded in it but never logged (the worker or driver was killed between the two) would
+    be lost from MLflow for good. Log every such evaluation now (log_eval skips the steps the run already
+    has), and the checkpoint when it is the state at the last of them. Returns how many were logged."""
+    from gansearch.trainer import checkpoint as ckpt_mod
+
+    logged = sum(run.log_eval(rec, run_dir) for rec in trainer.records.evals)
+    last = trainer.records.evals[-1] if trainer.records.evals else None
+    # the kill may also have come after the log and before the checkpoint upload: upload it again
+    if last is not None and int(last["step"]) == trainer.start_step and not last.get("diverged"):
+        run.log_value_checkpoint(metric, tune_metrics(last, objectives)[metric], mode, run_dir / ckpt_mod.FILENAME)
+    return logged
+
+
 def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     import torch
     from ray import tune
@@ -96,12 +113,15 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         nonlocal reported
         assert trainer is not None
         diverged = bool(record.get("diverged"))
+        step = int(record["step"])
         if not diverged:
-            trainer.save_checkpoint(int(record["step"]), ckpt_path)  # the state at exactly this evaluation
+            trainer.save_checkpoint(step, ckpt_path)  # the state at exactly this evaluation
+        faults.maybe_fail("after_checkpoint", step, run_dir)
         metrics = tune_metrics(record, ctx.objectives)
         run.log_eval(record, run_dir)
+        faults.maybe_fail("after_log", step, run_dir)
         if not diverged:
-            run.log_checkpoint_if_best(metrics[metric], mode, ckpt_path)
+            run.log_value_checkpoint(metric, metrics[metric], mode, ckpt_path)
         checkpoint = None
         if ckpt_path.exists():
             shutil.rmtree(tune_dir, ignore_errors=True)
@@ -113,6 +133,8 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
 
     try:
         trainer = Trainer(cfg, run_dir, params)
+        if trainer.restore():  # its folder's checkpoint: evaluations it holds that MLflow missed go first
+            catch_up(run, trainer, run_dir, metric, mode, ctx.objectives)
         summary = trainer.run(report)
         if not reported and summary.get("final"):  # resumed at the last step: nothing left to evaluate
             tune.report(tune_metrics(summary["final"], ctx.objectives))

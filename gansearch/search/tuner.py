@@ -20,14 +20,20 @@ def trial_context(cfg: SpaceFile, plan: Plan, study_dir: Path, uri: str, exp_id:
     return TrialContext(trial_cfg.model_dump_json(), str(study_dir), uri, exp_id, parent, plan.objectives)
 
 
-def max_concurrent(cfg: SpaceFile) -> int:
-    """`search.max_concurrent`, else as many trials as the cluster's CPUs hold."""
-    import ray
-
+def max_concurrent(cfg: SpaceFile, resources: dict[str, float] | None = None) -> int:
+    """`search.max_concurrent`, else as many trials as the cluster's CPUs, and GPUs where trials ask for
+    them, hold at once (`resources`: the cluster's, by default `ray.cluster_resources()`)."""
     if cfg.search.max_concurrent:
         return cfg.search.max_concurrent
-    cpus = ray.cluster_resources().get("CPU", 1)
-    return max(1, int(cpus // cfg.search.resources_per_trial.cpu))
+    if resources is None:
+        import ray
+
+        resources = ray.cluster_resources()
+    per = cfg.search.resources_per_trial
+    fits = int(resources.get("CPU", 1) // per.cpu)
+    if per.gpu:
+        fits = min(fits, int(round(resources.get("GPU", 0) / per.gpu, 9)))
+    return max(1, fits)
 
 
 def fit(cfg: SpaceFile, plan: Plan, study_dir: Path, ctx: Any, *, callback: Any, num_samples: int,

@@ -1,4 +1,4 @@
-"""Reading a finished study back from MLflow: its trial runs, a trial's best checkpoint and its metrics.
+"""Reading a finished study back from MLflow: its trial runs, a trial's checkpoint and its metrics.
 
 The export needs what MLflow recorded, not what happens to sit in the study folder: a study whose
 trials ran on other nodes (or against an `mlflow server`) has its checkpoints only in the store.
@@ -15,7 +15,8 @@ from typing import Any
 from gansearch.tracking import conventions as cv
 from gansearch.tracking.runs import client
 
-BEST_CHECKPOINT = "best_checkpoint/checkpoint.pt"  # what TrialRun.log_checkpoint_if_best logs
+CHECKPOINT_DIR = "checkpoint"
+CHECKPOINT = f"{CHECKPOINT_DIR}/checkpoint.pt"  # what TrialRun.log_value_checkpoint logs
 
 
 @dataclass(frozen=True)
@@ -41,24 +42,25 @@ def trial_runs(uri: str, experiment_id: str, parent_run_id: str) -> dict[str, Tr
     return out
 
 
-def download_best_checkpoint(uri: str, run_id: str, dst_dir: Path) -> Path | None:
-    """Copy the run's `best_checkpoint/checkpoint.pt` into `dst_dir`; None when the run logged none."""
+def download_checkpoint(uri: str, run_id: str, dst_dir: Path) -> Path | None:
+    """Copy the run's `checkpoint/checkpoint.pt` (the state at the step its value comes from) into
+    `dst_dir`; None when the run logged none."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per file otherwise
     c = client(uri)
-    names = {a.path for a in c.list_artifacts(run_id, "best_checkpoint")}
-    if BEST_CHECKPOINT not in names:
+    names = {a.path for a in c.list_artifacts(run_id, CHECKPOINT_DIR)}
+    if CHECKPOINT not in names:
         return None
     dst_dir.mkdir(parents=True, exist_ok=True)
-    local = Path(c.download_artifacts(run_id, BEST_CHECKPOINT, str(dst_dir)))
+    local = Path(c.download_artifacts(run_id, CHECKPOINT, str(dst_dir)))
     target = dst_dir / "checkpoint.pt"
     if local != target:
         shutil.move(str(local), target)
-        shutil.rmtree(dst_dir / "best_checkpoint", ignore_errors=True)
+        shutil.rmtree(dst_dir / CHECKPOINT_DIR, ignore_errors=True)
     return target
 
 
 def metrics_at_step(uri: str, run_id: str, step: int) -> dict[str, Any]:
-    """Every metric the run logged at `step` (its evaluation there), plus the FID provenance tags."""
+    """Every metric the run logged at `step` (its evaluation there), plus the distances' provenance tags."""
     c = client(uri)
     run = c.get_run(run_id)
     out: dict[str, Any] = {}
@@ -73,7 +75,7 @@ def metrics_at_step(uri: str, run_id: str, step: int) -> dict[str, Any]:
 
 
 def _number(text: str) -> Any:
-    """Tags are strings; give provenance numbers back their type (fid_num_samples is an int)."""
+    """Tags are strings; give provenance numbers back their type (eval.num_samples is an int)."""
     for cast in (int, float):
         try:
             return cast(text)

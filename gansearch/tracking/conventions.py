@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from gansearch.config.metrics import PROVENANCE
+
 # Tags (one name per concept; `mlflow.parentRunId` is MLflow's own nesting tag).
 TAG_KIND = "gansearch.kind"  # "study" or "trial"
 TAG_STUDY = "gansearch.study"
@@ -21,7 +23,7 @@ TAG_SEED = "train.seed"  # the seed a rerun trained with (one name with the spac
 STATUSES = ("running", "completed", "stopped-early", "diverged", "failed")
 
 # Record keys that describe the metric rather than measure it: tags, not metrics.
-PROVENANCE_KEYS = ("fid_feature_net", "fid_weights_hash", "fid_num_samples", "fid_feature_net_test_accuracy")
+PROVENANCE_KEYS = PROVENANCE
 # Record keys that are not metrics at all.
 NOT_METRICS = ("step", "grid") + PROVENANCE_KEYS
 # A non-finite worst case is logged as this bound (stores and JSON differ on how they keep inf).
@@ -95,10 +97,12 @@ def finite(value: float, mode: str = "min") -> float:
 
 
 def record_metrics(record: Mapping[str, Any]) -> dict[str, float]:
-    """The numeric measurements of one trainer record, keyed as in the record."""
+    """The numeric measurements of one trainer record, keyed as in the record. ±inf (a worst case: a
+    diverged generator's distance) is logged as ±WORST; NaN means "not defined here" (no significant
+    loss period, no kd_std of a diverged run) and is left out rather than logged as a number."""
     out: dict[str, float] = {}
     for k, v in record.items():
-        if k in NOT_METRICS or isinstance(v, bool) or not isinstance(v, (int, float)):
+        if k in NOT_METRICS or isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
             continue
         out[k] = finite(float(v))
     return out

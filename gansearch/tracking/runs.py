@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
+from gansearch.config.metrics import BEST_SUFFIX
 from gansearch.tracking import conventions as cv
 from gansearch.tracking.buffer import BUFFER, OPS, CallBuffer, send_batch, short_http_retries, unreachable
 
@@ -169,8 +170,9 @@ class TrialRun:
         return True
 
     def restore_best(self, metric: str, mode: str) -> None:
-        """A resumed run's best value so far, so a worse evaluation after the resume doesn't replace its
-        best checkpoint (best effort: with the server down, the next evaluation uploads again)."""
+        """A resumed run's value so far of a `<m>_best` metric, so an evaluation after the resume that does
+        not improve it keeps the checkpoint where it was reached (best effort: with the server down, the
+        next evaluation uploads again)."""
         try:
             hist = [m.value for m in self.c.get_metric_history(self.run_id, metric) if m.step <= self.last_step]
         except Exception:  # noqa: BLE001 - unreachable; see above
@@ -179,12 +181,15 @@ class TrialRun:
         if finite:
             self.best = min(finite) if mode == "min" else max(finite)
 
-    def log_checkpoint_if_best(self, value: float, mode: str, checkpoint: Path | None) -> None:
-        better = self.best is None or (value < self.best if mode == "min" else value > self.best)
-        if better:
+    def log_value_checkpoint(self, metric: str, value: float, mode: str, checkpoint: Path | None) -> None:
+        """Keep `checkpoint/checkpoint.pt` at the step the trial's value comes from (config.metrics.
+        trial_value): every evaluation for a per-evaluation metric, an improvement for a `<m>_best` one."""
+        if metric.endswith(BEST_SUFFIX):
+            if self.best is not None and not (value < self.best if mode == "min" else value > self.best):
+                return
             self.best = value
-            if checkpoint is not None and checkpoint.exists():
-                self._call("log_artifact", run_id=self.run_id, path=str(checkpoint), artifact_path="best_checkpoint")
+        if checkpoint is not None and checkpoint.exists():
+            self._call("log_artifact", run_id=self.run_id, path=str(checkpoint), artifact_path="checkpoint")
 
     def set_status(self, status: str) -> None:
         self._call("set_tag", run_id=self.run_id, key=cv.TAG_STATUS, value=status)
@@ -259,10 +264,11 @@ def close_if_left_open(uri: str, experiment_id: str, parent_id: str, key: str, o
         return None
     if outcome == "pruned":
         status = "stopped-early"
-    elif outcome == "fail":
-        status = "failed"
-    else:
+    else:  # a diverged trial is FAIL in Optuna: the run's own record tells it from a trial that raised
         hist = c.get_metric_history(run_id, "diverged")
-        status = "diverged" if hist and max(hist, key=lambda m: m.step).value else "completed"
+        if hist and max(hist, key=lambda m: m.step).value:
+            status = "diverged"
+        else:
+            status = "failed" if outcome == "fail" else "completed"
     close_trial_run(uri, experiment_id, parent_id, key, status, timeout_s=0)
     return status

@@ -1,6 +1,12 @@
-"""Sample grids: the fixed latents every evaluation draws, G's output for them, and the picture (an
-image grid for image data, a scatter over the true modes for 2D points). `gansearch sample` uses the same
-functions, so an export redraws a trial's grid exactly."""
+"""The latents every evaluation draws, G's output for them, and the picture (an image grid for image
+data, a scatter over the true modes for 2D points). `gansearch sample` uses the same functions, so an
+export redraws a trial's grid, or the very samples an evaluation scored, exactly.
+
+An evaluation scores `eval.num_samples` DISTINCT samples: the first rows of one seeded draw of
+`pool = max(eval.num_samples, eval.grid)` latents, the same draw at every evaluation (so a metric's
+change from one evaluation to the next is the generator's, not the latents'). The grid is the first
+`eval.grid` of those rows: it shows samples that were scored.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +20,49 @@ from PIL import Image, ImageDraw
 
 
 SAMPLE_SEED_OFFSET = 3  # the fixed latents of a run come from train.seed + 3 (+1, +2: data and noise)
+# An export re-scores its generator on latents no evaluation of the run used: this far from sample_seed.
+RESCORE_SEED_OFFSET = 1_000_003
+SampleFn = Callable[[int], torch.Tensor]
 
 
 def sample_seed(train_seed: int) -> int:
     return int(train_seed) + SAMPLE_SEED_OFFSET
 
 
-def fixed_latents(n: int, z_dim: int, seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """The same z at every evaluation: each image then depends on its z alone."""
+def rescore_seed(train_seed: int) -> int:
+    return sample_seed(train_seed) + RESCORE_SEED_OFFSET
+
+
+def pool_size(num_samples: int, grid: int) -> int:
+    """How many latents one evaluation draws: its scored samples, and its grid as their first rows."""
+    return max(int(num_samples), int(grid))
+
+
+def fixed_latents(n: int, z_dim: int, seed: int, device: torch.device | str = "cpu", pool: int = 0) -> torch.Tensor:
+    """The first n rows of randn(max(n, pool), z_dim) from a generator seeded `seed`.
+
+    torch draws a different tail for different sizes, so a slice of one draw of `pool` rows, not a
+    smaller draw, is what keeps the grid (n = eval.grid) the first samples of the evaluation.
+    """
     gen = torch.Generator(device).manual_seed(int(seed))
-    return torch.randn(n, z_dim, device=device, generator=gen)
+    return torch.randn(max(int(n), int(pool)), z_dim, device=device, generator=gen)[:n]
+
+
+def latent_stream(g: torch.nn.Module, z: torch.Tensor,
+                  autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> SampleFn:
+    """An evaluator's `sample_fn`: each call returns G's output for the NEXT n rows of `z` (distinct
+    samples, never the same rows twice); asking past the end is an error, not a wrap-around."""
+    pos = 0
+
+    def next_samples(n: int) -> torch.Tensor:
+        nonlocal pos
+        if pos + n > z.shape[0]:
+            raise ValueError(f"sample_fn: asked for samples {pos}..{pos + n} of {z.shape[0]} latents")
+        out = generate(g, z[pos:pos + n], autocast)
+        pos += n
+        return out
+
+    return next_samples
 
 
 @torch.no_grad()

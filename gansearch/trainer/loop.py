@@ -15,11 +15,12 @@ from typing import Any, Callable, Mapping
 import torch
 
 from gansearch.config import SpaceFile, fixed_params, full_params
+from gansearch.config.metrics import evaluation_metrics
 from gansearch.trainer import checkpoint
 from gansearch.trainer.balance import get_balance
-from gansearch.trainer.grids import fixed_latents, generate, sample_seed
+from gansearch.trainer.grids import fixed_latents, generate, latent_stream, pool_size, sample_seed
 from gansearch.trainer.losses import get_loss
-from gansearch.trainer.models import build_models
+from gansearch.trainer.models import build_models, d_norm
 from gansearch.trainer.records import Records
 from gansearch.trainer.setup import EvalSetup, resolve_device
 from gansearch.trainer.step import Step
@@ -57,7 +58,9 @@ class Trainer:
         self.setup = EvalSetup(cfg, self.device)
         self.data = self.setup.dataset
         torch.manual_seed(t.seed)  # after the setup, so a feature-net cache miss can't change the init
-        self.g, self.d = build_models(cfg.model, self.data.shape)
+        self.loss = get_loss(self.hp["loss"])
+        self.g, self.d = build_models(cfg.model, self.data.shape, self.loss.gradient_penalty)
+        self.d_norm = d_norm(cfg.model, self.loss.gradient_penalty) if len(self.data.shape) == 3 else "none"
         self.channels_last = t.channels_last and len(self.data.shape) == 3
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.g.to(self.device, memory_format=fmt)
@@ -71,7 +74,10 @@ class Trainer:
         self.opt_d = adam(self.d, lr_d, betas, wd)
         self.data_gen = torch.Generator(self.device).manual_seed(t.seed + 1)
         self.noise_gen = torch.Generator(self.device).manual_seed(t.seed + 2)
-        use_bf16 = t.precision == "bf16" or (t.precision == "auto" and self.device.type == "cuda")
+        # 2-D points stay fp32: bf16's rounding near |x| = 2 is ~0.008, the order of a ring8 mode's std (0.02)
+        use_bf16 = (t.precision == "bf16" or (t.precision == "auto" and self.device.type == "cuda")) \
+            and self.data.kind != "points"
+        self.precision = "bf16" if use_bf16 else "fp32"
         self.autocast = (
             (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
         )
@@ -80,15 +86,18 @@ class Trainer:
         if t.compile:
             g_fwd, d_fwd = torch.compile(self.g), torch.compile(self.d)
         self.step_fn = Step(
-            g=g_fwd, d=d_fwd, opt_g=self.opt_g, opt_d=self.opt_d, loss=get_loss(self.hp["loss"]), balance=self.balance,
+            g=g_fwd, d=d_fwd, critic=self.d, opt_g=self.opt_g, opt_d=self.opt_d, loss=self.loss, balance=self.balance,
             gp_weight=float(self.hp["gp_weight"]),
             sample_real=self._sample_real,
             sample_z=lambda n: torch.randn(n, z_dim, device=self.device, generator=self.noise_gen),
             noise_gen=self.noise_gen, batch_size=t.batch_size, autocast=self.autocast,
             d_has_batchnorm=any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.d.modules()),
         )
-        self.records = Records(self.out, cfg.eval)
+        floor = None if self.loss.d_floor is None else self.loss.d_floor(self.balance.real_target)
+        self.records = Records(self.out, cfg.eval, evaluation_metrics(cfg, best=False), d_floor=floor)
+        self.pool = pool_size(cfg.eval.num_samples, cfg.eval.grid)
         self.last_d: float | None = None  # D's last loss, read only by strategies that need it (skip_d)
+        self.start_step: int | None = None  # the checkpoint's step once restored (None: a fresh run)
 
     def _sample_real(self, n: int) -> torch.Tensor:
         x = self.data.sample(n, self.data_gen)
@@ -103,11 +112,22 @@ class Trainer:
         finally:
             torch.set_num_threads(before)  # train.threads applies to this run, not the rest of the process
 
+    def restore(self) -> bool:
+        """Resume from the run folder's checkpoint, if there is one and it was not restored yet; then
+        `start_step` is its step and `records` what it recorded. `run` calls it too: a caller restores
+        first only to look at what the checkpoint holds (the search logs what a kill left unlogged)."""
+        ckpt_path = self.out / checkpoint.FILENAME
+        if self.start_step is None and ckpt_path.exists():
+            self.start_step = self._resume(ckpt_path)
+            return True
+        return False
+
     def _run(self, report: Report | None, progress: Progress | None) -> dict[str, Any]:
         t, ev = self.cfg.train, self.cfg.eval
         ckpt_path = self.out / checkpoint.FILENAME
-        if ckpt_path.exists():
-            step = self._resume(ckpt_path)
+        self.restore()
+        if self.start_step is not None:
+            step = self.start_step
         else:
             step = 0
             self.records.start(self._meta())
@@ -146,17 +166,23 @@ class Trainer:
 
     def _evaluate(self, step: int, report: Report | None, diverged: bool = False) -> None:
         t0 = time.perf_counter()
-        metrics = self.setup.evaluate(self._sample) if not diverged else self.setup.worst_case()
+        metrics = self.setup.evaluate(latent_stream(self.g, self._latents(self.pool), self.autocast)) \
+            if not diverged else self.setup.worst_case()
         grid = self.records.save_grid(step, self._sample(self.cfg.eval.grid), self.data) if not diverged else None
         self.records.eval_time += time.perf_counter() - t0
         record = self.records.add_eval(step, metrics, self.setup.provenance, grid)
         if report is not None:
             report(record, self.out / checkpoint.FILENAME if (self.out / checkpoint.FILENAME).exists() else None)
 
+    def _latents(self, n: int) -> torch.Tensor:
+        """The first n of the run's evaluation latents (the same at every evaluation; see grids), drawn on
+        the CPU whatever the device, so `gansearch sample` redraws the very latents a GPU run scored."""
+        z = fixed_latents(n, self.cfg.model.z_dim, sample_seed(self.cfg.train.seed), "cpu", pool=self.pool)
+        return z.to(self.device)
+
     def _sample(self, n: int) -> torch.Tensor:
-        """Fixed latents (same every evaluation) through G in eval mode: each image depends on its z alone."""
-        z = fixed_latents(n, self.cfg.model.z_dim, sample_seed(self.cfg.train.seed), self.device)
-        return generate(self.g, z, self.autocast)
+        """G in eval mode on the first n evaluation latents: each image depends on its z alone."""
+        return generate(self.g, self._latents(n), self.autocast)
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self, step: int, path: Path | None = None) -> Path:
@@ -182,8 +208,7 @@ class Trainer:
     def _resume(self, path: Path) -> int:
         state = checkpoint.load(path, map_location=self.device)
         cfg, params = checkpoint.config_of(state)
-        if params != json.loads(json.dumps(self.params)):
-            raise ValueError(f"{path}: was trained with params {params}, not {self.params}; use another --out")
+        checkpoint.check_same_run(path, cfg, params, self.cfg.model_dump(mode="json"), json.loads(json.dumps(self.params)))
         self.g.load_state_dict(state["g"])
         self.d.load_state_dict(state["d"])
         self.opt_g.load_state_dict(state["opt_g"])
@@ -200,6 +225,8 @@ class Trainer:
             "params": self.params,
             "lr_g_effective": self.lr_g,
             "lr_d_effective": self.lr_d,
+            "d_norm": self.d_norm,
+            "precision": self.precision,
             "device": str(self.device),
             "dataset": self.data.name,
             "dataset_fingerprint": self.data.fingerprint,

@@ -2,13 +2,20 @@
 
 `d_loss(real_logits, fake_logits, real_target)` is what D minimises, `g_loss(fake_logits)` what G
 minimises. `real_target` < 1 is one-sided label smoothing (for hinge it is the real margin; WGAN ignores
-it). The WGAN-GP gradient penalty is a separate term, `gradient_penalty`, added by the loop.
+it). The WGAN-GP gradient penalty is a separate term, `gradient_penalty`, added by the loop; the D loss a
+run records is the adversarial term alone, so it means the same with and without the penalty.
+
+`d_floor(real_target)` is the least D's loss can be, reached when D separates real from fake perfectly:
+what `d_collapse` measures the loss against. A WGAN critic's loss has no floor (None): collapse, in the
+sense of a loss pinned at its minimum, is not defined for it and is not reported.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -65,18 +72,28 @@ def gradient_penalty(d: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, 
     return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
 
 
+def binary_entropy(t: float) -> float:
+    """H(t) in nats: the least BCE against target t (reached at sigmoid(logit) = t); 0 at t = 0 or 1."""
+    return 0.0 if t <= 0.0 or t >= 1.0 else -(t * math.log(t) + (1.0 - t) * math.log(1.0 - t))
+
+
+def _zero(real_target: float) -> float:
+    return 0.0
+
+
 @dataclass(frozen=True)
 class Loss:
     d_loss: Callable[..., Tensor]
     g_loss: Callable[[Tensor], Tensor]
+    d_floor: Callable[[float], float] | None  # None: unbounded below (WGAN)
     gradient_penalty: bool = False
 
 
 LOSSES: dict[str, Loss] = {
-    "non_saturating": Loss(ns_d, ns_g),
-    "hinge": Loss(hinge_d, hinge_g),
-    "wgan_gp": Loss(wgan_d, wgan_g, gradient_penalty=True),
-    "lsgan": Loss(lsgan_d, lsgan_g),
+    "non_saturating": Loss(ns_d, ns_g, binary_entropy),  # real term >= H(real_target), fake term >= 0
+    "hinge": Loss(hinge_d, hinge_g, _zero),
+    "wgan_gp": Loss(wgan_d, wgan_g, None, gradient_penalty=True),
+    "lsgan": Loss(lsgan_d, lsgan_g, _zero),
 }
 
 

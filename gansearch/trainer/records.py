@@ -15,13 +15,20 @@ from typing import Any
 
 import torch
 
+from gansearch.config.metrics import DISTANCES
 from gansearch.config.schema import EvalConfig
 from gansearch.metrics.oscillation import d_collapse, loss_summary
 
 
 class Records:
-    def __init__(self, out: Path, ev: EvalConfig) -> None:
+    """`modes`: metric -> "min"/"max" of the metrics whose best-so-far is recorded as `<metric>_best`;
+    `d_floor`: the least D's loss can be (see losses.Loss.d_floor), None where collapse is undefined."""
+
+    def __init__(self, out: Path, ev: EvalConfig, modes: dict[str, str] | None = None,
+                 d_floor: float | None = 0.0) -> None:
         self.out, self.ev = out, ev
+        self.modes = dict(modes or {})
+        self.d_floor = d_floor
         self.jsonl = out / "metrics.jsonl"
         self.g_hist: deque[float] = deque(maxlen=ev.oscillation_window)
         self.d_hist: deque[float] = deque(maxlen=ev.oscillation_window)
@@ -58,8 +65,9 @@ class Records:
 
     def progress_fields(self) -> dict[str, float]:
         out = {"d_loss": self.d_hist[-1] if self.d_hist else math.nan, "g_loss": self.g_hist[-1] if self.g_hist else math.nan}
-        if self.evals:
-            out["fid"] = self.evals[-1].get("fid", math.nan)
+        if self.evals and self.modes:
+            headline = next(iter(self.modes))  # the evaluator's distance comes first
+            out[headline] = self.evals[-1].get(headline, math.nan)
         return out
 
     def add_eval(self, step: int, metrics: dict[str, float], provenance: dict[str, Any], grid: Path | None) -> dict[str, Any]:
@@ -71,10 +79,15 @@ class Records:
         self.sum_d = self.sum_g = 0.0
         self.count = 0
         rec.update(metrics)
+        rec.update(self._best_so_far(metrics))
+        # d_collapse: D's loss within collapse_threshold of its floor for collapse_evals evaluations in a row
+        above_floor = [v - (self.d_floor or 0.0) for v in self.d_per_eval]
         if len(self.d_hist) >= 8:
-            rec.update(loss_summary(list(self.g_hist), list(self.d_hist), self.d_per_eval, self.ev.collapse_threshold, self.ev.collapse_evals))
+            rec.update(loss_summary(list(self.g_hist), list(self.d_hist), above_floor, self.ev.collapse_threshold, self.ev.collapse_evals))
         else:
-            rec["d_collapse"] = float(d_collapse(self.d_per_eval, self.ev.collapse_threshold, self.ev.collapse_evals))
+            rec["d_collapse"] = float(d_collapse(above_floor, self.ev.collapse_threshold, self.ev.collapse_evals))
+        if self.d_floor is None:
+            del rec["d_collapse"]  # undefined for a loss with no floor (WGAN)
         rec["diverged"] = 1.0 if self.status == "diverged" else 0.0
         rec["train_time_s"] = round(self.train_time, 4)
         rec["eval_time_s"] = round(self.eval_time, 4)
@@ -85,6 +98,17 @@ class Records:
         with self.jsonl.open("a") as f:
             f.write(json.dumps(_jsonable(rec)) + "\n")
         return rec
+
+    def _best_so_far(self, metrics: dict[str, float]) -> dict[str, float]:
+        """`<metric>_best` over this and every earlier evaluation (finite values only)."""
+        out: dict[str, float] = {}
+        for key, mode in self.modes.items():
+            values = [float(r[key]) for r in self.evals if isinstance(r.get(key), (int, float))]
+            values.append(float(metrics.get(key, math.nan)))
+            finite = [v for v in values if math.isfinite(v)]
+            if finite:
+                out[key + "_best"] = min(finite) if mode == "min" else max(finite)
+        return out
 
     def save_grid(self, step: int, samples: torch.Tensor, data: Any) -> Path:
         from gansearch.trainer.grids import save_grid
@@ -101,6 +125,8 @@ class Records:
             "d_per_eval": torch.tensor(self.d_per_eval, dtype=torch.float64),
             "evals": json.dumps(_jsonable(self.evals)),
             "times": torch.tensor([self.train_time, self.eval_time], dtype=torch.float64),
+            # the losses since the last evaluation: its d_loss/g_loss average them all, resumed or not
+            "sums": torch.tensor([self.sum_d, self.sum_g, float(self.count)], dtype=torch.float64),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -109,21 +135,28 @@ class Records:
         self.d_per_eval = state["d_per_eval"].tolist()
         self.evals = [_unjson(r) for r in json.loads(state["evals"])]
         self.train_time, self.eval_time = state["times"].tolist()
+        self.sum_d, self.sum_g, count = state["sums"].tolist()
+        self.count = int(count)
         # Evaluations written after this checkpoint will be redone: drop them so no step appears twice.
         with self.jsonl.open("w") as f:
             for rec in self.evals:
                 f.write(json.dumps(_jsonable(rec)) + "\n")
 
     def finish(self, step: int, meta: dict[str, Any]) -> dict[str, Any]:
-        finite = [r for r in self.evals if math.isfinite(r.get("fid", math.inf))]
-        best = min(finite, key=lambda r: r["fid"]) if finite else None
+        headline = next(iter(self.modes), None)
+        best = None
+        if headline is not None:
+            finite = [r for r in self.evals if isinstance(r.get(headline), (int, float)) and math.isfinite(r[headline])]
+            pick = min if self.modes[headline] == "min" else max
+            best = pick(finite, key=lambda r: r[headline]) if finite else None
         summary = {
             "status": self.status,
             "steps": step,
             "diverged_step": self.diverged_step,
             "diverged_what": self.diverged_what,
             "final": self.evals[-1] if self.evals else {},
-            "best_fid": best["fid"] if best else None,
+            "metric": headline,
+            "best_value": best[headline] if best else None,
             "best_step": best["step"] if best else None,
             "train_time_s": round(self.train_time, 3),
             "eval_time_s": round(self.eval_time, 3),
@@ -144,8 +177,12 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+_INF_WORST = {k for pair in DISTANCES.values() for k in pair} | {"class_kl", "reverse_kl"}
+
+
 def _unjson(rec: dict[str, Any]) -> dict[str, Any]:
-    return {k: (math.inf if v is None and k in ("fid", "kid") else v) for k, v in rec.items()}
+    """A record read back: a null distance or KL stood for inf (its worst case); other nulls were NaN."""
+    return {k: (math.inf if k in _INF_WORST else math.nan) if v is None else v for k, v in rec.items()}
 
 
 def _write_json(path: Path, obj: Any) -> None:

@@ -11,10 +11,11 @@ from typing import Any, Callable
 import torch
 
 from gansearch.config import SpaceFile
+from gansearch.config import metrics as names
 from gansearch.data import load_dataset
 from gansearch.errors import ConfigError
-from gansearch.metrics.evaluate import Evaluator
-from gansearch.metrics.features import feature_net_for, real_features
+from gansearch.metrics.evaluate import Evaluator, class_reference
+from gansearch.metrics.features import LOW_ACCURACY, feature_net_for, heldout_images, real_features
 
 
 def resolve_device(name: str) -> torch.device:
@@ -34,6 +35,7 @@ class EvalSetup:
         self.dataset = load_dataset(cfg.data, device)
         ev = cfg.eval
         self.net = feature_net_for(self.dataset, ev.feature_net, ev.inception_weights, device=device)
+        heldout = heldout_images(self.dataset)[0] if self.net.num_classes else None
         self.evaluator = Evaluator(
             self.dataset,
             self.net,
@@ -42,10 +44,22 @@ class EvalSetup:
             kid_subset_size=ev.kid_subset_size,
             kid=ev.kid,
             seed=cfg.train.seed,
+            class_reference=class_reference(self.net, heldout),
         )
         self.provenance: dict[str, Any] = dict(self.evaluator.provenance)
-        if self.net.test_accuracy is not None:
-            self.provenance["fid_feature_net_test_accuracy"] = round(float(self.net.test_accuracy), 5)
+        if self.net.accuracy is not None:
+            self.provenance[names.FEATURE_NET_ACCURACY] = round(float(self.net.accuracy), 5)
+        if self.warning:
+            self.provenance[names.FEATURE_NET_WARNING] = self.warning
+
+    @property
+    def warning(self) -> str | None:
+        """A plain sentence when the feature net is too weak for its distances to mean much, else None."""
+        acc = self.net.accuracy
+        if acc is None or acc >= LOW_ACCURACY:
+            return None
+        return (f"the feature net {self.net.name} classifies only {acc:.1%} of held-out real images correctly "
+                f"(< {LOW_ACCURACY:.0%}): its distances mean little; give Inception weights (eval.inception_weights)")
 
     def evaluate(self, sample_fn: Callable[[int], torch.Tensor]) -> dict[str, float]:
         return self.evaluator(sample_fn)

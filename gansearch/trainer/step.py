@@ -1,7 +1,9 @@
 """One training iteration, as in the paper: D on real=1 / fake=0, then G through a frozen D.
 
 Losses stay on the device: the iteration returns tensors, and nothing here reads a value back to the
-host unless the balance strategy needs D's loss to decide (skip_d).
+host unless the balance strategy needs D's loss to decide (skip_d). The D loss returned (recorded, and
+read by skip_d) is the adversarial term only, whether D trained this iteration or was skipped: the
+gradient penalty is part of what D minimises, not of how well it separates real from fake.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from gansearch.trainer.losses import Loss, gradient_penalty
 class Step:
     g: nn.Module
     d: nn.Module
+    critic: nn.Module  # D's eager module, for the gradient penalty: a compiled D can't double-backward
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     loss: Loss
@@ -47,10 +50,11 @@ class Step:
             with self.autocast():
                 real_logits, fake_logits = self._discriminate(self._noisy(real, sigma), self._noisy(fake.detach(), sigma))
                 loss_d = self.loss.d_loss(real_logits.float(), fake_logits.float(), bal.real_target)
+            total = loss_d
             if self.loss.gradient_penalty:
-                loss_d = loss_d + self.gp_weight * gradient_penalty(self.d, real, fake.detach().to(real.dtype), self.noise_gen)
+                total = loss_d + self.gp_weight * gradient_penalty(self.critic, real, fake.detach().to(real.dtype), self.noise_gen)
             self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
+            total.backward()
             self.opt_d.step()
         if bal.d_steps > 1 or fake is None:
             with self.autocast():

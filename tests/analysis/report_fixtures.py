@@ -27,6 +27,8 @@ TRIALS: dict[str, tuple[dict[str, Any], str, list[tuple]]] = {
                    [(0, 900.0, 2, 0, 0), (10, float("nan"), 1, 0, 1)]),
     "trial-0003": ({"lr_g": 2e-5, "loss": "non_saturating", "balance": "none"}, "stopped-early",
                    [(0, 900.0, 2, 0, 0), (10, 700.0, 6, 0, 0)]),
+    "trial-0004": ({"lr_g": 3e-4, "loss": "hinge", "balance": "none"}, "completed",
+                   [(0, 900.0, 2, 0, 0), (10, 100.0, 7, 0, 0), (20, 150.0, 9, 0, 0)]),
 }
 
 
@@ -35,16 +37,17 @@ def record(step: int, fid: float, covered: int, d_collapse: int, diverged: int) 
          "diverged": float(diverged), "grid": f"samples/step_{step}.png"}
     if step:
         r.update(d_loss=0.5 + step / 100, g_loss=1.0 - step / 100, g_amplitude=0.1 * step, d_amplitude=0.05 * step,
-                 g_period=10.0 + step, d_period=20.0 + step)
+                 g_rel_amplitude=0.01 * step, d_rel_amplitude=0.02 * step, g_period=10.0 + step, d_period=20.0 + step)
     return r
 
 
 def make_study(folder: Path, *, summary: bool = True, reruns: list[dict[str, Any]] | None = None,
-               journal: bool = True) -> Path:
-    """Write the study folder; with `journal`, a real Optuna journal whose values are the best FIDs."""
+               journal: bool = True, sampler: str = "tpe", scheduler: str = "asha") -> Path:
+    """Write the study folder; with `journal`, a real Optuna journal holding what the search tells Optuna:
+    each finished trial's last value, PRUNED for early-stopped ones, FAIL for the diverged one."""
     folder.mkdir(parents=True, exist_ok=True)
     space = {"name": "handmade", "data": {"name": "digits"}, "train": {"steps": 20}, "space": SPACE,
-             "search": {"metric": "fid", "mode": "min", "objectives": None}}
+             "search": {"metric": "fid", "mode": "min", "objectives": None, "sampler": sampler, "scheduler": scheduler}}
     (folder / "space.json").write_text(json.dumps(space))
     rows = []
     for key, (params, status, recs) in TRIALS.items():
@@ -55,10 +58,10 @@ def make_study(folder: Path, *, summary: bool = True, reruns: list[dict[str, Any
         (t / "run.json").write_text(json.dumps({"params": params}))
         for step, *_ in recs:
             Image.new("RGB", (32, 32), (step * 10 % 255, 80, 160)).save(t / "samples" / f"step_{step}.png")
-        finite = [(s, f) for s, f, *_ in recs if f == f]
-        best = min(finite, key=lambda sf: sf[1])
-        rows.append({"key": key, "status": status, "run_id": None, "best_value": best[1], "best_step": best[0],
-                     "last_step": recs[-1][0], "params": params})
+        last = recs[-1]
+        value = None if status == "diverged" else last[1]  # config.metrics.trial_value, by hand
+        rows.append({"key": key, "status": status, "run_id": None, "value": value,
+                     "value_step": None if value is None else last[0], "last_step": last[0], "params": params})
     if summary:
         s: dict[str, Any] = {"metric": "fid", "mode": "min", "num_trials": len(rows), "trials": rows}
         if reruns is not None:
@@ -79,10 +82,10 @@ def write_journal(folder: Path, rows: list[dict[str, Any]]) -> None:
              "balance": CategoricalDistribution(["none", "ttur"]), "ttur_ratio": FloatDistribution(0.1, 10, log=True)}
     storage = JournalStorage(JournalFileBackend(str(folder / "optuna.journal")))
     study = optuna.create_study(study_name="gansearch", storage=storage, direction="minimize")
-    states = {"completed": TrialState.COMPLETE, "diverged": TrialState.COMPLETE, "stopped-early": TrialState.PRUNED}
+    states = {"completed": TrialState.COMPLETE, "diverged": TrialState.FAIL, "stopped-early": TrialState.PRUNED}
     for row in rows:
         state = states[row["status"]]
-        value = 1e30 if row["status"] == "diverged" else row["best_value"]
+        value = row["value"]
         study.add_trial(create_trial(
             params=row["params"], distributions={k: dists[k] for k in row["params"]}, state=state,
             value=value if state == TrialState.COMPLETE else None, user_attrs={"gansearch_key": row["key"]}))

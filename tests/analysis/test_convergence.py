@@ -21,6 +21,8 @@ def test_failure_flags_follow_the_stated_rules() -> None:
     assert failures([rec(0, modes_covered=8), rec(10, modes_covered=2)], "completed", COV)["mode_collapsed"] is True
     assert failures([rec(10, d_collapse=1), rec(20, d_collapse=0)], "completed", COV)["d_collapsed"] is True
     assert failures([rec(10, diverged=1)], "completed", COV)["diverged"] is True
+    # a WGAN-GP critic's loss has no floor: its records carry no d_collapse, and that is "not measured"
+    assert failures([rec(10, modes_covered=8)], "completed", COV)["d_collapsed"] is None
     assert failures([], "diverged", COV)["diverged"] is True
     assert failures([rec(10, modes_covered=1)], "completed", None)["mode_collapsed"] is None
     assert "< 8/2" in collapse_rule(COV) and "not measured" in collapse_rule(None)
@@ -36,7 +38,8 @@ def test_shares_per_strategy_and_per_loss() -> None:
     by_balance = failure_shares(trials, "balance", COV)
     assert set(by_balance) == {"ttur", "none"}
     t = by_balance["ttur"]
-    assert t["trials"] == 3 and t["diverged"] == 1 / 3 and t["d_collapsed"] == 1 / 3
+    # d_collapsed counts the trials that measured it: the diverged one has no d_collapse record
+    assert t["trials"] == 3 and t["diverged"] == 1 / 3 and t["d_collapsed"] == 1 / 2
     assert t["mode_collapsed"] == 1 / 2 and t["mode_collapsed_count"] == 1  # the diverged one has no coverage
     assert by_balance["none"] == {"trials": 1, "diverged": 0.0, "diverged_count": 0, "d_collapsed": 1.0,
                                   "d_collapsed_count": 1, "mode_collapsed": 1.0, "mode_collapsed_count": 1}
@@ -47,15 +50,15 @@ def test_shares_per_strategy_and_per_loss() -> None:
 
 def test_oscillation_uses_each_trials_last_record() -> None:
     trials = [
-        ({"balance": "none"}, [rec(10, g_amplitude=9.0, d_amplitude=9.0), rec(20, g_amplitude=1.0, d_amplitude=2.0,
-                                                                                g_period=10.0, d_period=20.0)]),
-        ({"balance": "none"}, [rec(20, g_amplitude=3.0, d_amplitude=4.0, g_period=30.0, d_period=float("nan"))]),
+        ({"balance": "none"}, [rec(10, g_rel_amplitude=9.0, d_rel_amplitude=9.0),
+                               rec(20, g_rel_amplitude=1.0, d_rel_amplitude=2.0, g_period=10.0, d_period=20.0)]),
+        ({"balance": "none"}, [rec(20, g_rel_amplitude=3.0, d_rel_amplitude=4.0, g_period=30.0, d_period=float("nan"))]),
         ({"balance": "ttur"}, [rec(0)]),
     ]
     osc = oscillation_by_group(trials, "balance")
-    assert osc["none"]["g_amplitude"] == {"n": 2, "mean": 2.0, "median": 2.0, "min": 1.0, "max": 3.0}
-    assert osc["none"]["d_period"]["n"] == 1 and osc["none"]["d_period"]["mean"] == 20.0
-    assert osc["ttur"]["g_amplitude"]["n"] == 0 and osc["ttur"]["g_amplitude"]["mean"] is None
+    assert osc["none"]["g_rel_amplitude"] == {"n": 2, "mean": 2.0, "median": 2.0, "min": 1.0, "max": 3.0}
+    assert osc["none"]["d_period"]["n"] == 1 and osc["none"]["d_period"]["mean"] == 20.0  # no period: left out
+    assert osc["ttur"]["g_rel_amplitude"]["n"] == 0 and osc["ttur"]["g_rel_amplitude"]["mean"] is None
 
 
 def test_curves_align_steps_and_blank_missing_values() -> None:

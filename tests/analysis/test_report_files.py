@@ -30,26 +30,31 @@ def test_full_report(tmp_path: Path) -> None:
     assert out == {"html": tmp_path / "out" / "r.html", "json": tmp_path / "out" / "r.json"}
     assert (study / "optuna.journal").read_bytes() == journal and not (study / "report").exists()
     r = strict_json(out["json"])
-    assert r["study"]["statuses"]["completed"] == 2 and r["study"]["source"] == "summary.json"
-    assert [row["key"] for row in r["ranking"]] == ["trial-0000", "trial-0001", "trial-0003", "trial-0002"]
-    assert r["ranking"][3]["value"] == 900.0  # the diverged trial's best finite value (NaN skipped)
+    assert r["study"]["statuses"]["completed"] == 3 and r["study"]["source"] == "summary.json"
+    # each trial by its last evaluation: trial-0004 reached 100 at step 10 but ended at 150
+    assert [row["key"] for row in r["ranking"]] == ["trial-0000", "trial-0004", "trial-0001", "trial-0003", "trial-0002"]
+    assert [row["value"] for row in r["ranking"]] == [120.0, 150.0, 250.0, 700.0, None]  # diverged: no value
     imp = r["importance"][0]
-    assert imp["evaluator"] == "ped_anova" and imp["trials_used"] == 3 and imp["trials_excluded"] == {"pruned": 1}
-    assert imp["conditional"] == {"ttur_ratio": 2} and imp["dropped"] == {}
-    assert set(imp["importances"]) == {"lr_g", "loss", "balance", "ttur_ratio"}
-    assert abs(sum(imp["importances"].values()) - 1.0) < 1e-9 and "worst value" in imp["note"]
+    assert imp["evaluator"] == "ped_anova" and imp["trials_used"] == 3
+    assert imp["trials_excluded"] == {"pruned": 1, "failed or diverged": 1}
+    # the diverged ttur trial no longer takes part as ±1e30, which leaves ttur_ratio one scored trial
+    assert imp["conditional"] == {"ttur_ratio": 1} and "PED-ANOVA needs 2 per regime" in imp["dropped"]["ttur_ratio"]
+    assert set(imp["importances"]) == {"lr_g", "loss", "balance"}
+    assert abs(sum(imp["importances"].values()) - 1.0) < 1e-9
     fails = r["convergence"]["failures"]
     assert fails["by_balance"]["ttur"] == {"trials": 2, "diverged": 0.5, "diverged_count": 1, "d_collapsed": 0.5,
                                            "d_collapsed_count": 1, "mode_collapsed": 1.0, "mode_collapsed_count": 2}
-    assert fails["by_balance"]["none"]["mode_collapsed"] == 0.0  # final coverage 10 and 6 of 10
+    assert fails["by_balance"]["none"]["mode_collapsed"] == 0.0  # final coverage 10, 6 and 9 of 10
     assert "classes_covered < 10/2" in fails["rules"]["mode_collapsed"]
     assert r["samples"] == [
         {"key": "trial-0000", "step": 20, "value": 120.0, "std": None, "path": "trials/trial-0000/samples/step_20.png"},
-        {"key": "trial-0001", "step": 10, "value": 200.0, "std": None, "path": "trials/trial-0001/samples/step_10.png"}]
-    assert [c["key"] for c in r["convergence"]["top"]] == ["trial-0000", "trial-0001"]
+        {"key": "trial-0004", "step": 20, "value": 150.0, "std": None, "path": "trials/trial-0004/samples/step_20.png"}]
+    assert [c["key"] for c in r["convergence"]["top"]] == ["trial-0000", "trial-0004"]
     assert r["budget"]["fid"]["n"] == [1, 2, 3, 4] and r["budget"]["fid"]["mean"][-1] == pytest.approx(120.0)
+    # TPE + ASHA trials are not i.i.d. full-budget draws: no closed form, and the report says why
+    assert r["budget"]["fid"]["expected"] == [] and "not independent" in r["budget_note"]
     marg = {m["param"]: m for m in r["marginals"]}
-    assert marg["lr_g"]["log_x"] and marg["loss"]["categorical"] and len(marg["ttur_ratio"]["x"]) == 2
+    assert marg["lr_g"]["log_x"] and marg["loss"]["categorical"] and len(marg["ttur_ratio"]["x"]) == 1
     html = out["html"].read_text()
     assert html.count("<img src=\"data:image/png;base64,") == 2
     from plotly.offline import get_plotlyjs
@@ -60,6 +65,12 @@ def test_full_report(tmp_path: Path) -> None:
     assert html.count('class="plotly-graph-div"') == 11
 
 
+def test_budget_closed_form_only_for_iid_full_budget_trials(tmp_path: Path) -> None:
+    r = strict_json(write_report(make_study(tmp_path / "s", sampler="random", scheduler="none"))["json"])
+    b = r["budget"]["fid"]
+    assert len(b["expected"]) == 4 and b["expected"][-1] == pytest.approx(120.0) and "independent" in r["budget_note"]
+
+
 def test_reruns_rank_by_mean_not_the_lucky_seed(tmp_path: Path) -> None:
     reruns = [{"key": "trial-0001", "params": TRIALS["trial-0001"][0], "mean": 110.0, "std": 5.0, "n": 3,
                "runs": [{"key": "trial-0001-seed1", "seed": 1, "value": 105.0, "status": "completed"}]},
@@ -68,8 +79,8 @@ def test_reruns_rank_by_mean_not_the_lucky_seed(tmp_path: Path) -> None:
     (study / "trials" / "trial-0001-seed1").mkdir()  # a rerun's own folder is not a search trial
     r = strict_json(write_report(study, top_k=1)["json"])
     assert (study / "report" / "report.html").exists()
-    assert [row["key"] for row in r["ranking"][:3]] == ["trial-0001", "trial-0000", "trial-0003"]
-    assert r["study"]["num_trials"] == 4 and r["ranking"][0]["ranked_by"] == "rerun mean" and r["ranking"][0]["seed_value"] == 200.0
+    assert [row["key"] for row in r["ranking"][:3]] == ["trial-0001", "trial-0000", "trial-0004"]
+    assert r["study"]["num_trials"] == 5 and r["ranking"][0]["ranked_by"] == "rerun mean" and r["ranking"][0]["seed_value"] == 250.0
     assert r["samples"][0]["key"] == "trial-0001" and r["samples"][0]["std"] == 5.0
     assert "110 ± 5" in (study / "report" / "report.html").read_text()
 
@@ -79,7 +90,7 @@ def test_partial_study_takes_statuses_from_the_journal(tmp_path: Path) -> None:
     r = strict_json(write_report(study, tmp_path / "r.html", evaluator="fanova")["json"])
     status = {row["key"]: row["status"] for row in r["ranking"]}
     assert status == {"trial-0000": "completed", "trial-0001": "completed", "trial-0002": "diverged",
-                      "trial-0003": "stopped-early"}
+                      "trial-0003": "stopped-early", "trial-0004": "completed"}
     assert r["study"]["source"].startswith("trial folders")
     imp = r["importance"][0]
     assert imp["evaluator"] == "fanova" and "ttur_ratio" in imp["dropped"] and "ttur_ratio" not in imp["importances"]
@@ -90,7 +101,7 @@ def test_no_journal_no_summary_derives_from_records(tmp_path: Path) -> None:
     (study / "trials" / "trial-0000-seed7").mkdir()  # a rerun folder, found by its name alone
     r = strict_json(write_report(study, tmp_path / "r.html")["json"])
     status = {row["key"]: row["status"] for row in r["ranking"]}
-    assert status["trial-0003"] == "running" and status["trial-0002"] == "diverged" and len(status) == 4
+    assert status["trial-0003"] == "running" and status["trial-0002"] == "diverged" and len(status) == 5
     assert r["importance"][0]["note"] == "no optuna.journal in the study folder"
 
 
@@ -104,7 +115,3 @@ def test_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no space.json"):
         write_report(tmp_path)
 
-
-def test_dashboards_template_is_the_packaged_one() -> None:
-    packaged = ROOT / "gansearch" / "analysis" / "templates" / "report.html.j2"
-    assert (ROOT / "dashboards" / "report.html.j2").read_bytes() == packaged.read_bytes()

@@ -50,7 +50,7 @@ def trial_folders(root: Path) -> list[Path]:
 
 def test_export_layout_and_ranking(exported: Path, tiny_study: Path) -> None:
     summary = json.loads((tiny_study / "summary.json").read_text())
-    finite = sorted((t for t in summary["trials"] if t["best_value"] is not None), key=lambda t: t["best_value"])
+    finite = sorted((t for t in summary["trials"] if t["value"] is not None), key=lambda t: (t["value"], t["key"]))
     manifest = json.loads((exported / "manifest.json").read_text())
     assert (manifest["metric"], manifest["mode"]) == (summary["metric"], summary["mode"])
     assert manifest["torch_version"] == torch.__version__ and manifest["gansearch_version"]
@@ -65,9 +65,16 @@ def test_export_layout_and_ranking(exported: Path, tiny_study: Path) -> None:
         m = json.loads((folder / "metrics.json").read_text())
         jsonl = [json.loads(x) for x in (tiny_study / "trials" / m["trial_key"] / "metrics.jsonl").read_text().splitlines()]
         rec = next(r for r in jsonl if r["step"] == m["step"])
-        assert m["value"] == pytest.approx(rec["fid"]) and m["metrics"]["fid"] == pytest.approx(rec["fid"])
-        for k in ("fid_feature_net", "fid_weights_hash", "fid_num_samples"):
+        assert m["value"] == pytest.approx(rec["fd_classifier"]) and m["metrics"]["fd_classifier"] == pytest.approx(rec["fd_classifier"])
+        assert m["step"] == jsonl[-1]["step"]  # fd_classifier: a trial's value is its last evaluation's
+        for k in ("eval.feature_net", "eval.feature_net_hash", "eval.num_samples"):
             assert m["metrics"][k] == rec[k]
+        # re-scored on latents no evaluation used, by the same evaluator: a different, honest number
+        fresh = m["rescored"]
+        assert fresh["seed"] not in (m["sample_seed"],) and fresh["num_samples"] == rec["eval.num_samples"]
+        assert fresh["eval.feature_net_hash"] == rec["eval.feature_net_hash"]
+        assert fresh["metrics"]["fd_classifier"] != rec["fd_classifier"]
+        assert abs(fresh["metrics"]["fd_classifier"] - rec["fd_classifier"]) < 0.25 * rec["fd_classifier"]
         assert m["train.seed"] == 0 and m["sample_seed"] == 3
         cfg = json.loads((folder / "config.json").read_text())
         assert cfg["model_args"]["data_shape"] == [1, 16, 16]
@@ -92,8 +99,8 @@ def test_sample_reproduces_trial_grid_and_weights(exported: Path, tiny_study: Pa
         assert code == 0 and f"seed {m['sample_seed']}" in stdout
         assert np.array_equal(pixels(out), trial_grid)
         assert np.array_equal(pixels(folder / "grid.png"), trial_grid)
-        # Exported weights are the MLflow best checkpoint's G, tensor for tensor.
-        local = client.download_artifacts(m["mlflow_run_id"], "best_checkpoint/checkpoint.pt", str(tmp_path / folder.name))
+        # Exported weights are the MLflow checkpoint's G, tensor for tensor.
+        local = client.download_artifacts(m["mlflow_run_id"], "checkpoint/checkpoint.pt", str(tmp_path / folder.name))
         state = torch.load(local, map_location="cpu", weights_only=True)
         assert state["step"] == m["step"]
         weights = load_file(str(folder / "generator.safetensors"))
@@ -172,9 +179,14 @@ def test_input_errors_are_one_line(exported: Path, tiny_study: Path, tmp_path: P
     empty.mkdir()
     (empty / "study.json").write_text(json.dumps({"name": "e", "tracking_uri": "sqlite:///x.db", "experiment_id": "1",
                                                    "parent_run_id": "p"}))
-    (empty / "summary.json").write_text(json.dumps({"metric": "fid", "mode": "min", "trials": [
-        {"key": "trial-0000", "status": "failed", "run_id": None, "best_value": None, "best_step": None, "params": {}}]}))
-    cases.append((["export", str(empty), "--to", fresh], "STUDY_DIR: must have a finished trial with a finite fid"))
+    (empty / "summary.json").write_text(json.dumps({"metric": "fd_classifier", "mode": "min", "trials": [
+        {"key": "trial-0000", "status": "failed", "run_id": None, "value": None, "value_step": None, "params": {}}]}))
+    cases.append((["export", str(empty), "--to", fresh],
+                  "STUDY_DIR: must have a finished trial with a finite fd_classifier"))
+    cases.append((["sample", str(exported), "-o", str(tmp_path / "x.png"), "--format", "tiff"],
+                  "--format: must be one of auto, grid, png, npz"))
+    cases.append((["sample", str(exported), "-o", str(tmp_path / "x.png"), "--format", "npz"],
+                  "-o: must end in .npz with --format npz"))
     for args, start in cases:
         code, _, err = run_cli(args, capsys)
         assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith(start), (args, err)

@@ -13,15 +13,17 @@ from gansearch.search.export_study import rank_trials
 
 
 def _trial(key: str, value: float | None) -> dict:
-    return {"key": key, "run_id": f"run-{key}", "status": "completed", "best_value": value, "best_step": 10}
+    return {"key": key, "run_id": f"run-{key}", "status": "completed", "value": value, "value_step": 10}
 
 
-def test_rank_by_best_value_skips_non_finite() -> None:
-    summary = {"metric": "fid", "mode": "min",
+def test_rank_by_value_skips_non_finite_and_breaks_ties_by_key() -> None:
+    summary = {"metric": "fd_classifier", "mode": "min",
                "trials": [_trial("a", 3.0), _trial("b", None), _trial("c", 1.0), _trial("d", float("nan"))]}
     assert [c["key"] for c in rank_trials(summary)] == ["c", "a"]
     summary["mode"] = "max"
     assert [c["key"] for c in rank_trials(summary)] == ["a", "c"]
+    tied = {"metric": "fd_classifier", "mode": "min", "trials": [_trial("z", 1.0), _trial("m", 1.0), _trial("b", 1.0)]}
+    assert [c["key"] for c in rank_trials(tied)] == ["b", "m", "z"]  # not the order the trials were listed in
 
 
 def test_reruns_rank_by_mean_first() -> None:
@@ -31,9 +33,9 @@ def test_reruns_rank_by_mean_first() -> None:
         {"key": "b", "params": {}, "runs": [], "mean": 2.5, "std": 0.1, "n": 3},
         {"key": "c", "params": {}, "runs": [], "mean": float("inf"), "std": None, "n": 3},
     ]
-    ranked = rank_trials({"metric": "fid", "mode": "min", "trials": trials, "reruns": reruns})
+    ranked = rank_trials({"metric": "fd_classifier", "mode": "min", "trials": trials, "reruns": reruns})
     assert [(c["key"], c["ranked_by"]) for c in ranked] == [
-        ("b", "rerun_mean"), ("a", "rerun_mean"), ("c", "best_value"), ("d", "best_value")]
+        ("b", "rerun_mean"), ("a", "rerun_mean"), ("c", "value"), ("d", "value")]
     assert ranked[0]["rank_value"] == 2.5 and ranked[0]["rerun"]["n"] == 3
 
 
@@ -53,11 +55,11 @@ def test_point_generator_round_trip(tmp_path: Path, capsys: pytest.CaptureFixtur
     train(cfg, run)
     rec = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()][-1]
     export = tmp_path / "export"
-    info = {"study": "points", "rank": 1, "trial_key": "t0", "metric": "fid", "mode": "min", "ranked_by": "best_value",
-            "rank_value": rec["fid"], "status": "completed", "mlflow_run_id": None,
+    info = {"study": "points", "rank": 1, "trial_key": "t0", "metric": "mode_score", "mode": "max", "ranked_by": "value",
+            "rank_value": rec["mode_score"], "status": "completed", "mlflow_run_id": None,
             "metrics": {k: v for k, v in rec.items() if k not in ("step", "grid")}}
     body = export_trial(run / "checkpoint.pt", export / "1-t0", info)
-    manifest.write(export, {"study": "points", "metric": "fid", "mode": "min"},
+    manifest.write(export, {"study": "points", "metric": "mode_score", "mode": "max"},
                    [{"folder": "1-t0", "rank": 1, "trial_key": "t0"}])
     cfg_json = json.loads((export / "1-t0" / "config.json").read_text())
     assert body["step"] == 20 and cfg_json["model_args"]["data_shape"] == [2]

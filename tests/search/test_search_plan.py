@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import typing
 from pathlib import Path
 
@@ -55,14 +54,34 @@ def test_unknown_names_fail_in_one_line_listing_valid_ones() -> None:
 def test_plan_rejects_unknown_metric_and_unsupported_combinations() -> None:
     with pytest.raises(ConfigErrors) as e:
         make_plan(load(DIGITS, ["search.metric=fidd"]))
-    assert str(e.value).startswith("search.metric: must be a metric of digits runs (fid, kid,")
+    assert str(e.value).startswith("search.metric: must be a metric of digits runs with these eval settings "
+                                   "(fd_classifier, kd_classifier,")
     with pytest.raises(ConfigErrors, match="search.scheduler: must be asha, hyperband or none"):
         make_plan(load(DIGITS, ["search.scheduler=pbt"]))
     with pytest.raises(ConfigErrors, match=r"search.objectives\[1\].metric"):
-        make_plan(load(DIGITS, ["search.objectives=[{metric: fid}, {metric: nope}]"]))
-    plan = make_plan(load(DIGITS, ["search.sampler=nsga2", "search.objectives=[{metric: fid}, {metric: g_amplitude}]"]))
-    assert plan.multi and plan.objectives == (("fid", "min"), ("g_amplitude", "min"))
+        make_plan(load(DIGITS, ["search.objectives=[{metric: fd_classifier}, {metric: nope}]"]))
+    with pytest.raises(ConfigErrors, match="search.scheduler: must be none with several objectives"):
+        make_plan(load(DIGITS, ["search.sampler=nsga2", "search.objectives=[{metric: fd_classifier}, {metric: g_amplitude}]"]))
+    plan = make_plan(load(DIGITS, ["search.sampler=nsga2", "search.scheduler=none",
+                                   "search.objectives=[{metric: fd_classifier}, {metric: g_amplitude}]"]))
+    assert plan.multi and plan.objectives == (("fd_classifier", "min"), ("g_amplitude", "min"))
     assert make_plan(load(DIGITS), num_trials=3).num_trials == 3
+
+
+def test_metric_names_say_their_feature_space(tmp_path: Path) -> None:
+    """`fid` is Inception's alone: a classifier-feature distance is `fd_classifier`, a 2-D one `fd_points`;
+    with no metric given a study ranks by the dataset's headline metric, in its better direction."""
+    ring8 = ROOT / "search_spaces" / "ring8.yaml"
+    assert make_plan(load(DIGITS, ["search.metric=null", "search.mode=null"])).objectives == (("fd_classifier", "min"),)
+    assert make_plan(load(ring8, ["search.metric=null", "search.mode=null"])).objectives == (("mode_score", "max"),)
+    assert make_plan(load(DIGITS, ["search.metric=fd_classifier_best", "search.mode=null"])).objectives == (
+        ("fd_classifier_best", "min"),)
+    with pytest.raises(ConfigErrors, match="search.metric: must be a metric of digits runs"):
+        make_plan(load(DIGITS, ["search.metric=fid"]))  # no Inception weights given: there is no fid
+    weights = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    weights.write_bytes(b"")
+    cfg = load(DIGITS, [f"eval.inception_weights={weights}", "search.metric=fid"])
+    assert make_plan(cfg).objectives == (("fid", "min"),)
 
 
 def test_define_by_run_samples_conditionals_only_when_they_apply() -> None:
@@ -105,13 +124,26 @@ def test_cli_and_plan_stay_light_and_bad_input_never_starts_ray(tmp_path: Path) 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     exe = str(Path(sys.executable).with_name("gansearch"))
-    t0 = time.monotonic()
     r = subprocess.run([exe, "run", str(DIGITS), "--out", str(tmp_path / "s"), "--set", "search.sampler=bogus"],
                        capture_output=True, text=True)
-    assert r.returncode == 2 and time.monotonic() - t0 < 15
+    assert r.returncode == 2
     assert r.stderr.strip().startswith("search.sampler: must be 'tpe'") and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "s").exists()
     r = subprocess.run([exe, "run", str(DIGITS), "--out", str(tmp_path / "s"), "--set", "search.metric=bogus"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "search.metric: must be a metric" in r.stderr and "ray" not in r.stderr.lower()
     assert not (tmp_path / "s").exists()
+
+
+def test_concurrency_counts_gpus_as_well_as_cpus() -> None:
+    """16 CPUs and 2 GPUs, trials of 1 CPU and half a GPU: 4 fit, not 16 (main counted CPUs only)."""
+    from gansearch.search.tuner import max_concurrent
+
+    cfg = load(DIGITS, ["search.resources_per_trial={cpu: 1, gpu: 0.5}"])
+    assert max_concurrent(cfg, {"CPU": 16.0, "GPU": 2.0}) == 4
+    assert max_concurrent(cfg, {"CPU": 3.0, "GPU": 2.0}) == 3  # CPUs bind first
+    assert max_concurrent(cfg, {"CPU": 16.0}) == 1  # no GPU yet (an autoscaler adds them): one at a time
+    assert max_concurrent(load(DIGITS, ["search.resources_per_trial={cpu: 2, gpu: 0}"]), {"CPU": 16.0, "GPU": 2.0}) == 8
+    assert max_concurrent(load(DIGITS, ["search.max_concurrent=5"]), {"CPU": 1.0}) == 5
+    cfg = load(DIGITS, ["search.resources_per_trial={cpu: 1, gpu: 0.1}"])
+    assert max_concurrent(cfg, {"CPU": 64.0, "GPU": 1.0}) == 10  # 1 / 0.1 is 9.999... in floats

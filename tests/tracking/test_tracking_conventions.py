@@ -10,12 +10,13 @@ from gansearch.tracking import conventions as cv
 
 def test_record_metrics_keep_measurements_only() -> None:
     rec = {"step": 20, "fid": 3.5, "kid": math.inf, "d_loss": 0.7, "diverged": 0.0, "grid": "samples/step_20.png",
-           "fid_feature_net": "classifier-digits", "fid_weights_hash": "ab" * 8, "fid_num_samples": 256,
-           "classes_covered": 9.0, "g_period": math.nan}
+           "eval.feature_net": "classifier-digits", "eval.feature_net_hash": "ab" * 8, "eval.num_samples": 256,
+           "eval.feature_net_accuracy": 0.97, "classes_covered": 9.0, "g_period": math.nan}
     m = cv.record_metrics(rec)
-    assert m == {"fid": 3.5, "kid": cv.WORST, "d_loss": 0.7, "diverged": 0.0, "classes_covered": 9.0, "g_period": cv.WORST}
-    assert cv.record_tags(rec) == {"fid_feature_net": "classifier-digits", "fid_weights_hash": "ab" * 8,
-                                   "fid_num_samples": "256"}
+    # inf is a worst case (logged at the bound); NaN is "not defined" (no significant period): left out
+    assert m == {"fid": 3.5, "kid": cv.WORST, "d_loss": 0.7, "diverged": 0.0, "classes_covered": 9.0}
+    assert cv.record_tags(rec) == {"eval.feature_net": "classifier-digits", "eval.feature_net_hash": "ab" * 8,
+                                   "eval.num_samples": "256", "eval.feature_net_accuracy": "0.97"}
     assert cv.worst_value("max") == -cv.WORST and cv.finite(-math.inf) == -cv.WORST
 
 

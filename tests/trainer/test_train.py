@@ -35,10 +35,11 @@ def test_outputs_of_a_short_run(tmp_path: Path) -> None:
     assert [r["step"] for r in recs] == [0, 20, 40]
     assert summary["status"] == "completed" and summary["steps"] == 40
     for r in recs:
-        assert r["fid"] > 0 and r["fid_num_samples"] == 256 and r["fid_feature_net"].startswith("classifier")
-        assert len(r["fid_weights_hash"]) == 16
+        assert r["fd_classifier"] > 0 and r["eval.num_samples"] == 256 and r["eval.feature_net"].startswith("classifier")
+        assert len(r["eval.feature_net_hash"]) == 16 and "fid" not in r  # fid is for Inception features only
         assert (tmp_path / r["grid"]).is_file()
-    assert {"d_loss", "g_loss", "d_amplitude", "g_period", "d_collapse", "classes_covered", "class_kl", "kid"} <= set(recs[-1])
+    assert {"d_loss", "g_loss", "d_amplitude", "g_period", "d_collapse", "classes_covered", "class_kl",
+            "kd_classifier", "fd_classifier_best"} <= set(recs[-1])
     assert json.loads((tmp_path / "metrics.json").read_text())["final"]["step"] == 40
     state = checkpoint.load(tmp_path / checkpoint.FILENAME)
     cfg_dict, params = checkpoint.config_of(state)
@@ -78,13 +79,15 @@ def test_resume_is_bit_for_bit(tmp_path: Path, balance: str) -> None:
     ra, rb = _jsonl(tmp_path / "straight" / "metrics.jsonl"), _jsonl(tmp_path / "resumed" / "metrics.jsonl")
     assert [r["step"] for r in rb] == [0, 20, 40]  # nothing duplicated
     for x, y in zip(ra, rb):
-        for key in ("fid", "d_loss", "g_loss", "kid"):
+        for key in ("fd_classifier", "d_loss", "g_loss", "kd_classifier"):
             assert x.get(key) == y.get(key), key
 
 
 def test_resume_refuses_other_params(tmp_path: Path) -> None:
+    from gansearch.errors import ConfigError
+
     train(tiny_cfg("train.steps=20"), tmp_path)
-    with pytest.raises(ValueError, match="use another --out"):
+    with pytest.raises(ConfigError, match="use another --out"):
         train(tiny_cfg("train.steps=20", "lr_g=0.001"), tmp_path)
 
 
@@ -98,7 +101,7 @@ def test_nan_is_recorded_as_diverged_with_its_step(tmp_path: Path) -> None:
     assert summary["status"] == "diverged" and summary["diverged_step"] == 1
     assert 1 <= summary["steps"] <= 20  # losses are read back once per window, not per step
     recs = _jsonl(tmp_path / "metrics.jsonl")
-    assert recs[-1]["diverged"] == 1.0 and recs[-1]["fid"] is None  # worst case: inf, written as null
+    assert recs[-1]["diverged"] == 1.0 and recs[-1]["fd_classifier"] is None  # worst case: inf, written as null
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "diverged"
 
 
@@ -110,5 +113,12 @@ def test_cli_train_writes_and_resumes(tmp_path: Path) -> None:
         args += ["--set", s]
     main(args + ["--steps", "20"])
     assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 20
+    first = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    grids = {s: (tmp_path / "samples" / f"step_{s}.png").stat().st_mtime_ns for s in (0, 20)}
+    assert checkpoint.load(tmp_path / checkpoint.FILENAME)["step"] == 20
     main(args + ["--steps", "40"])  # same folder, more steps: resumes from 20 (params are equal)
     assert [r["step"] for r in _jsonl(tmp_path / "metrics.jsonl")] == [0, 20, 40]
+    # resumed, not retrained: the records and grids of steps 0 and 20 are the first run's, untouched
+    assert (tmp_path / "metrics.jsonl").read_text().splitlines()[:2] == first
+    assert {s: (tmp_path / "samples" / f"step_{s}.png").stat().st_mtime_ns for s in (0, 20)} == grids
+    assert checkpoint.load(tmp_path / checkpoint.FILENAME)["step"] == 40

@@ -41,6 +41,21 @@ class Generator(nn.Module):
         return self.main(z.view(z.shape[0], self.z_dim, 1, 1))
 
 
+NORMS = ("batch", "layer", "none")
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    """batch: DCGAN's; layer: per-sample statistics over (C, H, W) with a per-channel affine (GroupNorm
+    with one group), which Gulrajani et al. (2017, §4) recommend for a WGAN-GP critic; none."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"D normalization must be one of {', '.join(NORMS)}, got {kind!r}")
+
+
 class Discriminator(nn.Module):
     """image -> one logit per image; strided convolutions halving S -> 4, then a 4x4 conv."""
 
@@ -51,12 +66,15 @@ class Discriminator(nn.Module):
         width: int = 64,
         depth: int = 0,
         spectral: bool = False,
-        batchnorm: bool = True,
+        norm_kind: str = "batch",
     ) -> None:
         super().__init__()
         n = _num_upsamples(image_size)
         sn = spectral_norm if spectral else (lambda m: m)
-        norm = (lambda c: nn.BatchNorm2d(c)) if batchnorm else (lambda c: nn.Identity())
+
+        def norm(c: int) -> nn.Module:
+            return _norm(norm_kind, c)
+
         ch = width
         layers: list[nn.Module] = [sn(nn.Conv2d(channels, ch, 4, 2, 1, bias=False)), nn.LeakyReLU(0.2, inplace=True)]
         for _ in range(depth):
@@ -77,6 +95,6 @@ def dcgan_init(m: nn.Module) -> None:
     if "Conv" in name and hasattr(m, "weight"):
         w = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
         nn.init.normal_(w, 0.0, 0.02)
-    elif "BatchNorm" in name:
+    elif "BatchNorm" in name or "GroupNorm" in name:
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)

@@ -1,0 +1,97 @@
+"""The names of what an evaluation measures, and which way is better: one table for the trainer, the
+search, the report and the export. Pure data (no torch), so `gansearch run` checks a metric name before
+Ray starts.
+
+A Fréchet or kernel distance is named after its feature space, as clean-fid and torch-fidelity users
+expect: `fid`/`kid` only for Inception-v3 pool features (the papers' definition, comparable with published
+numbers); `fd_classifier`/`kd_classifier` for the 64-d features of gansearch's per-dataset classifier;
+`fd_points`/`kd_points` for raw 2-D coordinates (the Fréchet distance then matches means and covariances
+only, which is why the 2-D spaces rank by the mode metrics instead).
+
+Every value is the value of ONE evaluation. `<metric>_best` is the best of that metric over the
+evaluations so far (a running min or max): a different number with its own name, selectable as
+`search.metric` like any other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gansearch.config import names
+
+# feature space -> (Fréchet distance key, kernel (MMD) distance key)
+DISTANCES: dict[str, tuple[str, str]] = {
+    "inception": ("fid", "kid"),
+    "classifier": ("fd_classifier", "kd_classifier"),
+    "points": ("fd_points", "kd_points"),
+}
+CLASS_METRICS = {"classes_covered": "max", "class_kl": "min"}
+# PacGAN / VEEGAN: modes covered, share of high-quality samples, reverse KL over modes; mode_score is
+# gansearch's own ranking of the two counts (see gansearch.metrics.coverage.mode_metrics).
+MODE_METRICS = {"mode_score": "max", "modes_covered": "max", "hq_fraction": "max", "reverse_kl": "min"}
+LOSS_METRICS = {"d_loss": "min", "g_loss": "min", "g_amplitude": "min", "d_amplitude": "min",
+                "g_rel_amplitude": "min", "d_rel_amplitude": "min", "g_slope": "min", "d_slope": "min"}
+BEST_SUFFIX = "_best"
+
+# What an evaluation record says about how its numbers were computed (tags, not metrics); the names are
+# the space file's own fields where one exists.
+FEATURE_NET = "eval.feature_net"  # the resolved feature network, e.g. classifier-cnn-v1/digits
+FEATURE_NET_HASH = "eval.feature_net_hash"  # sha256 (16 hex) of its weights
+FEATURE_NET_ACCURACY = "eval.feature_net_accuracy"  # the classifier's accuracy on held-out real images
+NUM_SAMPLES = "eval.num_samples"  # distinct generated samples scored
+FEATURE_NET_WARNING = "eval.feature_net_warning"  # set when the classifier is too weak to trust
+PROVENANCE = (FEATURE_NET, FEATURE_NET_HASH, FEATURE_NET_ACCURACY, NUM_SAMPLES, FEATURE_NET_WARNING)
+
+
+def feature_space(cfg: Any) -> str:
+    """The feature space a space file's distances are computed in: points, inception or classifier."""
+    if cfg.data.name in names.POINT_DATASETS:
+        return "points"
+    ev = cfg.eval
+    if ev.feature_net == "inception" or (ev.feature_net == "auto" and ev.inception_weights is not None):
+        return "inception"
+    return "classifier"
+
+
+def headline(cfg: Any) -> str:
+    """The metric a space file ranks by when its `search` section names none."""
+    return "mode_score" if cfg.data.name in names.POINT_DATASETS else DISTANCES[feature_space(cfg)][0]
+
+
+def evaluation_metrics(cfg: Any, best: bool = True) -> dict[str, str]:
+    """metric -> better mode ("min"/"max") of every metric an evaluation of `cfg` records, with their
+    `_best` variants unless `best` is False (loss metrics excluded: see LOSS_METRICS)."""
+    space = feature_space(cfg)
+    fd, kd = DISTANCES[space]
+    out = {fd: "min"}
+    if cfg.eval.kid:
+        out[kd] = "min"
+    if space == "points":
+        out.update(MODE_METRICS)
+    elif space == "classifier":
+        out.update(CLASS_METRICS)
+    return {**out, **{k + BEST_SUFFIX: m for k, m in out.items()}} if best else out
+
+
+def known_metrics(cfg: Any) -> dict[str, str]:
+    """Every metric `search.metric` may name for `cfg`, with its better mode."""
+    return {**evaluation_metrics(cfg), **LOSS_METRICS}
+
+
+def trial_value(records: list[dict[str, Any]], metric: str) -> tuple[int, float] | None:
+    """(step, value) a trial is ranked by, the one definition the search, Optuna, the summary, the reruns,
+    the export and the report share: `metric` in the trial's LAST evaluation, and the step that value comes
+    from (that evaluation's; for `<m>_best`, the first evaluation that reached it). None when the trial
+    diverged (Optuna is told FAIL: no number) or its last value is not finite.
+    """
+    import math
+
+    if not records or any(r.get("diverged") == 1 for r in records):
+        return None
+    value = records[-1].get(metric)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    step = int(records[-1]["step"])
+    if metric.endswith(BEST_SUFFIX):
+        step = next(int(r["step"]) for r in records if r.get(metric) == value)
+    return step, float(value)
