@@ -1,8 +1,9 @@
 """Security defaults: loopback servers, telemetry off, no code-running loads, no secrets in the record.
 
 The source checks read the package's syntax tree, so a new `torch.load` without `weights_only=True`
-or a `yaml.load` with an unsafe loader fails here. The redaction check runs a real study against a real
-`mlflow server` on 127.0.0.1 whose URI carries a password, then looks for it everywhere it could leak.
+or a `yaml.load` with an unsafe loader fails here. A wrong password for a real basic-auth
+`mlflow server` on 127.0.0.1 is refused before any trial; the study with the right one (and the search
+for the password everywhere it could leak) is in tests/search/test_faults.py.
 """
 
 from __future__ import annotations
@@ -124,37 +125,37 @@ def test_redact_uri(uri: str, shown: str) -> None:
 
 
 @pytest.mark.slow
-def test_password_in_tracking_uri_never_recorded(tmp_path: Path) -> None:
-    """A real study with `--tracking-uri http://user:PASSWORD@127.0.0.1:P`: the password is in no MLflow
-    param or tag, no file of the study folder, and no line the CLI printed."""
+def test_wrong_password_refused_in_one_line_before_any_trial(tmp_path: Path) -> None:
+    """A wrong password in `--tracking-uri` (against MLflow's basic-auth app) is refused in one line before
+    Ray starts or anything is written, and the line shows neither password. The right password's study,
+    and the check that it is nowhere in the record, is
+    tests/search/test_faults.py::test_tracking_server_restart_mid_search_with_a_password."""
+    import shutil
+    import tempfile
+
     from mlflow.tracking import MlflowClient
 
-    from gansearch.tracking.server import start_server, stop_server, wait_ready
+    from gansearch.tracking.server import stop_server
     sys.path.insert(0, str(ROOT / "tests" / "search"))
-    from study_helpers import DIGITS, cache_dir
+    from study_helpers import AUTH_SECRET, DIGITS, basic_auth_server, cache_dir, with_password
 
-    secret = "pw-9f3c1e7a"
-    proc, url = start_server(f"sqlite:///{tmp_path / 'server.db'}", str(tmp_path / "artifacts"), log=tmp_path / "mlflow.log")
+    proc, url = basic_auth_server(tmp_path)
+    ray_tmp = Path(tempfile.mkdtemp(prefix="gsr-"))  # short: Ray's socket paths must fit in 107 bytes
+    env = {**os.environ, "GANSEARCH_CACHE_DIR": cache_dir(), "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": str(ray_tmp)}
+    for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        env.pop(k, None)
     try:
-        wait_ready(url, proc)
-        uri = url.replace("http://", f"http://alice:{secret}@")
-        out = tmp_path / "study"
-        env = {**os.environ, "GANSEARCH_CACHE_DIR": cache_dir(), "RAY_USAGE_STATS_ENABLED": "0"}
-        r = subprocess.run([sys.executable, "-m", "gansearch", "run", str(DIGITS), "--out", str(out), "--num-trials", "2",
-                            "--tracking-uri", uri, "--set", "search.scheduler=none"],
-                           capture_output=True, text=True, env=env, timeout=600)
-        assert r.returncode == 0, r.stderr[-2000:]
-        assert secret not in r.stdout and secret not in r.stderr
-        c = MlflowClient(tracking_uri=url)
-        meta = json.loads((out / "study.json").read_text())
-        runs = c.search_runs([meta["experiment_id"]], max_results=100)
-        assert len(runs) == 3  # the parent and two trials
-        for run in runs:
-            for k, v in {**run.data.params, **run.data.tags}.items():
-                assert secret not in v, (run.info.run_name, k)
-        for f in out.rglob("*"):
-            if f.is_file():
-                assert secret.encode() not in f.read_bytes(), f
-        assert meta["tracking_uri"] == f"http://alice:***@{url[len('http://'):]}"
+        # the auth app is really on: no credentials, no API
+        with pytest.raises(Exception, match="401|Unauthorized|credentials"):
+            MlflowClient(tracking_uri=url).search_experiments()
+        wrong = subprocess.run([sys.executable, "-m", "gansearch", "run", str(DIGITS), "--out", str(tmp_path / "wrong"),
+                                "--tracking-uri", with_password(url, "not-" + AUTH_SECRET)],
+                               capture_output=True, text=True, env=env, timeout=600)
+        lines = wrong.stderr.strip().splitlines()
+        assert wrong.returncode == 2 and len(lines) == 1, wrong.stderr[-2000:]
+        assert lines[0].startswith("--tracking-uri: must accept this process's credentials (user 'alice'")
+        assert "401" in lines[0] and AUTH_SECRET not in wrong.stderr + wrong.stdout
+        assert not (tmp_path / "wrong").exists() and not list(ray_tmp.glob("**/session_*"))  # no Ray started
     finally:
         stop_server(proc)
+        shutil.rmtree(ray_tmp, ignore_errors=True)

@@ -66,8 +66,12 @@ def train(
     final = summary.get("final", {})
     status = summary["status"]
     line = f"{status}: {summary['steps']} steps"
-    if final.get("fid") is not None:
-        line += f", fid {final['fid']:.3f} (best {summary['best_fid']:.3f} at step {summary['best_step']})"
+    metric = summary.get("metric")
+    if metric and final.get(metric) is not None:
+        line += (f", {metric} {final[metric]:.4g} (best {summary['best_value']:.4g} at step {summary['best_step']};"
+                 f" {final.get('eval.num_samples')} samples, {final.get('eval.feature_net')})")
+    if final.get("eval.feature_net_warning"):
+        typer.echo(f"warning: {final['eval.feature_net_warning']}", err=True)
     if status == "diverged":
         line += f"; {summary['diverged_what']} not finite at step {summary['diverged_step']}"
     typer.echo(line)
@@ -148,19 +152,26 @@ def export(
 def sample(
     export_dir: Path = typer.Argument(..., help="An export folder (rank 1) or one trial folder in it", show_default=False),
     n: int = typer.Option(64, "-n", help="How many samples"),
-    out: Path = typer.Option(..., "-o", "--out", help="Output PNG"),
+    out: str = typer.Option(..., "-o", "--out", help="Output: a PNG grid, a folder DIR/ of PNG files, or a FILE.npz"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Latent seed (default: the trial's own, reproducing its grid)"),
+    fmt: str = typer.Option("auto", "--format", help="grid, png (one file per sample), npz (raw arrays), or auto (from -o)"),
 ) -> None:
     """Render samples from an exported generator (its sha256 is checked against the manifest first)."""
     from gansearch.export.sample import sample_export
 
-    result = sample_export(export_dir, n, out, seed)
-    typer.echo(f"{result['path']}: {n} samples of {result['trial_key']}, seed {result['seed']}")
+    result = sample_export(export_dir, n, out, seed, fmt)
+    typer.echo(f"{result['path']}: {n} samples of {result['trial_key']} ({result['format']}), seed {result['seed']}")
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        app(args=argv, standalone_mode=False)
+        # Outside standalone mode, typer RETURNS the code of a `typer.Exit` (and turns Ctrl-C into 130)
+        # instead of exiting: a diverged run and an interrupt would otherwise both exit 0.
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            if code == 130:
+                typer.echo("interrupted", err=True)
+            sys.exit(code)
     except ConfigErrors as e:
         for err in e.errors:
             typer.echo(str(err), err=True)
@@ -176,13 +187,42 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as e:  # click's usage errors
+    except Exception as e:
+        line = _usage_error(e, argv if argv is not None else sys.argv[1:])
+        if line is None:
+            raise
+        if line:
+            typer.echo(line, err=True)
+        sys.exit(0 if not line else 2)
+
+
+def _usage_error(e: Exception, argv: list[str]) -> str | None:
+    """One line for a command-line mistake (unknown option, missing argument, bad value), whichever click
+    raised it: typer 0.29 raises its own vendored click's exceptions, which are not `click.ClickException`.
+    "" when the exception was a request for help that click already printed; None when it is no usage error."""
+    kinds = []
+    try:
         import click
 
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(2)
-        raise
+        kinds.append(click.ClickException)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+
+        kinds.append(VendoredClickException)
+    except ImportError:  # pragma: no cover - an older typer uses click itself
+        pass
+    if not kinds or not isinstance(e, tuple(kinds)):
+        return None
+    if type(e).__name__ == "NoArgsIsHelpError":  # `gansearch` or a command with no arguments
+        typer.echo(e.format_message())
+        return ""
+    message = " ".join(e.format_message().split())
+    command = next((a for a in argv if not a.startswith("-")), None)
+    hint = f"gansearch {command} --help" if command in {c.name or c.callback.__name__ for c in app.registered_commands} \
+        else "gansearch --help"
+    return f"{message} (see {hint})"
 
 
 if __name__ == "__main__":

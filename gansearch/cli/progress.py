@@ -28,8 +28,9 @@ def run_with_progress(cfg: SpaceFile, out: Path, quiet: bool = False) -> dict[st
 
         def progress(step: int, fields: dict[str, float]) -> None:
             info = f"d {fields['d_loss']:.3f} g {fields['g_loss']:.3f}"
-            if "fid" in fields:
-                info += f" fid {fields['fid']:.2f}"
+            for name, value in fields.items():  # the last evaluation's headline metric
+                if name not in ("d_loss", "g_loss"):
+                    info += f" {name} {value:.3f}"
             bar.update(task, completed=step, info=info)
 
         return train(cfg, out, progress=progress)

@@ -17,23 +17,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_command(store_uri: str, artifacts: str | None, port: int) -> list[str]:
+def server_command(store_uri: str, artifacts: str | None, port: int, app_name: str | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store_uri,
            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     if artifacts:
         cmd += ["--artifacts-destination", artifacts]
+    if app_name:  # e.g. basic-auth (needs mlflow[auth]; its config from MLFLOW_AUTH_CONFIG_PATH)
+        cmd += ["--app-name", app_name]
     return cmd
 
 
 def start_server(store_uri: str, artifacts: str | None = None, port: int | None = None,
-                 log: Path | None = None) -> tuple[subprocess.Popen, str]:
+                 log: Path | None = None, app_name: str | None = None,
+                 env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """Start `mlflow server` (telemetry off) in a new process group; stop it with stop_server."""
     port = port or free_port()
     # No job runner: the UI doesn't need its 7 extra processes (each start leaves a folder in /dev/shm).
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+           **(env or {})}
     out = open(log, "ab") if log else subprocess.DEVNULL
-    proc = subprocess.Popen(server_command(store_uri, artifacts, port), env=env, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(server_command(store_uri, artifacts, port, app_name), env=env, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     return proc, f"http://127.0.0.1:{port}"
 
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 WAIT_MS = 90_000  # one cold page load of the UI on a loaded 2-core machine
 COMPARED_PARAMS = ("lr_g", "loss")
-COMPARED_METRIC = "fid"
+COMPARED_METRIC = "fd_classifier"
 
 
 def _trial_runs(study: Path) -> tuple[str, dict[str, object]]:

@@ -43,7 +43,7 @@ def test_trials_spread_over_both_nodes(tmp_path: Path) -> None:
             ip, node = r.data.tags["ray.node_ip"], r.data.tags["ray.node_id"]
             assert node_ids[ip] == node, (ip, node, node_ids)  # the node the harness started on that IP
             assert r.data.tags["ray.node_ids"] == node  # nothing died: one start each
-            steps = [m.step for m in c.get_metric_history(r.info.run_id, "fid")]
+            steps = [m.step for m in c.get_metric_history(r.info.run_id, "fd_classifier")]
             assert steps == sorted(set(steps)) and steps[0] == 0, steps  # each evaluation logged once
         used = {r.data.tags["ray.node_id"] for r in runs}
         assert used == set(node_ids.values()), (used, node_ids)  # both nodes ran trials

@@ -95,7 +95,7 @@ def test_killed_node_moves_its_trial_to_the_head(tmp_path: Path) -> None:
         by_key = {r.data.tags["gansearch.trial_key"]: r for r in runs}
         for k, r in by_key.items():
             assert r.info.status == "FINISHED" and r.data.tags["status"] == "completed", (k, r.data.tags)
-            hist = c.get_metric_history(r.info.run_id, "fid")
+            hist = c.get_metric_history(r.info.run_id, "fd_classifier")
             assert sorted(m.step for m in hist) == ALL_STEPS, (k, [m.step for m in hist])  # each step once
             assert [x["step"] for x in jsonl(out / "trials" / k / "metrics.jsonl")] == ALL_STEPS
         trials = optuna_trials(out)
@@ -116,6 +116,6 @@ def test_killed_node_moves_its_trial_to_the_head(tmp_path: Path) -> None:
         before = [s for s in ALL_STEPS if grids[s] < killed_at]
         assert before == ALL_STEPS[: len(before)] and before[-1] in (kept[-1], kept[-1] - EVERY), (before, kept)
         assert before[-1] >= EVERY, (before, kept)  # not from 0: step 0 was not evaluated again
-        logged_at = {m.step: m.timestamp / 1000 for m in c.get_metric_history(by_key[key].info.run_id, "fid")}
+        logged_at = {m.step: m.timestamp / 1000 for m in c.get_metric_history(by_key[key].info.run_id, "fd_classifier")}
         assert all(logged_at[s] < killed_at for s in before), (logged_at, killed_at)
         assert all(logged_at[s] > killed_at for s in ALL_STEPS if s > kept[-1]), (logged_at, killed_at)

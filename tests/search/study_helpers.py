@@ -13,9 +13,35 @@ TINY: list[str] = []
 SMALL_SPACE: list[str] = []
 
 
+# MLflow's basic-auth app: one admin user; the app wants a password of 12 characters or more
+AUTH_USER, AUTH_SECRET = "alice", "pw-9f3c1e7a-0d52b4"
+
+
+def basic_auth_server(tmp: Path, port: int | None = None) -> tuple[Any, str]:
+    """A real `mlflow server --app-name basic-auth` on 127.0.0.1 whose only user is AUTH_USER (anonymous
+    requests get 401). Its stores live in `tmp`, so a second call with the same port restarts the same server."""
+    from gansearch.tracking.server import start_server, wait_ready
+
+    ini = tmp / "basic_auth.ini"
+    ini.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+                   f"database_uri = sqlite:///{tmp / 'auth.db'}\nadmin_username = {AUTH_USER}\n"
+                   f"admin_password = {AUTH_SECRET}\n"
+                   "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+    proc, url = start_server(f"sqlite:///{tmp / 'server.db'}", str(tmp / "artifacts"), port, log=tmp / "server.log",
+                             app_name="basic-auth", env={"MLFLOW_AUTH_CONFIG_PATH": str(ini),
+                                                         "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-csrf-key"})
+    wait_ready(url, proc, timeout=180)
+    return proc, url
+
+
+def with_password(url: str, password: str = AUTH_SECRET) -> str:
+    return url.replace("http://", f"http://{AUTH_USER}:{password}@", 1)
+
+
 def cache_dir() -> str:
-    """One feature-classifier cache for all search tests (it trains once, ~15 s)."""
-    d = os.environ.get("GANSEARCH_TEST_SEARCH_CACHE") or str(Path(os.environ.get("TMPDIR", "/tmp")) / "gansearch-test-search-cache")
+    """One feature-classifier cache for the whole run (the classifier trains once, ~15 s): the caller's
+    GANSEARCH_CACHE_DIR (`.ci/run` sets one), else a folder under the temp dir."""
+    d = os.environ.get("GANSEARCH_CACHE_DIR") or str(Path(os.environ.get("TMPDIR", "/tmp")) / "gansearch-test-search-cache")
     Path(d).mkdir(parents=True, exist_ok=True)
     return d
 

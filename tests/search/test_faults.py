@@ -1,9 +1,10 @@
 """Faults during a real study (`gansearch run` in a subprocess, a local Ray): every requested trial ends
 finished and recorded, nothing lost, nothing duplicated in MLflow or Optuna.
 
-- a trial's worker process SIGKILLed mid-training resumes from its last checkpoint (search.max_failures);
-- the MLflow tracking server stopped mid-search and restarted on its port: trials keep training, their
-  calls are buffered in the trial folder and flushed when it is back.
+- a trial's worker process SIGKILLed resumes from its last checkpoint (search.max_failures), losing no step;
+- the MLflow tracking server (basic-auth, password in the URI) stopped mid-search and restarted on its
+  port: trials keep training, their calls are buffered in the trial folder and flushed when it is back,
+  and the password is nowhere in the record.
 (The driver SIGKILLed is tests/search/test_resume_sigkill.py.)
 """
 
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from study_helpers import DIGITS, cache_dir, child_runs, jsonl, optuna_trials
+from study_helpers import (AUTH_SECRET, AUTH_USER, DIGITS, basic_auth_server, cache_dir, child_runs, jsonl,
+                           optuna_trials, with_password)
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +31,13 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
             "MLFLOW_DISABLE_TELEMETRY": "true", "HOME": str(tmp), **extra}
 
 
-def _start(tmp: Path, out: Path, n: int, steps: int, *extra: str) -> subprocess.Popen:
+def _start(tmp: Path, out: Path, n: int, steps: int, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     gansearch = str(Path(sys.executable).with_name("gansearch"))
     cmd = [gansearch, "run", str(DIGITS), "--out", str(out), "--num-trials", str(n),
            "--set", "search.scheduler=none", "--set", f"train.steps={steps}", *extra]
     log = open(tmp / "run.log", "ab")
-    return subprocess.Popen(cmd, env=_env(tmp), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(cmd, env=_env(tmp, **(env or {})), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
 
 
 def _wait(proc: subprocess.Popen, tmp: Path, timeout: float) -> None:
@@ -65,17 +68,17 @@ def _steps(path: Path) -> list[int]:
         return []
 
 
-def _check_study(out: Path, n: int, steps: int) -> None:
+def _check_study(out: Path, n: int, steps: int, uri: str | None = None) -> None:
     """One finished MLflow child run and one COMPLETE Optuna trial per key; every step exactly once."""
     evals = list(range(0, steps + 1, 10))
-    uri = json.loads((out / "study.json").read_text())["tracking_uri"]
+    uri = uri or json.loads((out / "study.json").read_text())["tracking_uri"]
     c, runs, parent = child_runs(uri, out)
     keys = sorted(r.data.tags["gansearch.trial_key"] for r in runs)
     assert len(keys) == n and len(set(keys)) == n, keys
     for r in runs:
         key = r.data.tags["gansearch.trial_key"]
         assert r.data.tags["status"] == "completed" and r.info.status == "FINISHED", (key, r.data.tags)
-        for metric in ("fid", "d_loss", "diverged"):
+        for metric in ("fd_classifier", "d_loss", "diverged"):
             steps = [m.step for m in c.get_metric_history(r.info.run_id, metric)]
             want = evals if metric != "d_loss" else evals[1:]
             assert sorted(steps) == want, (key, metric, steps)
@@ -89,61 +92,90 @@ def _check_study(out: Path, n: int, steps: int) -> None:
     assert not list(out.glob("trials/*/mlflow-buffer.jsonl"))
 
 
-def test_killed_worker_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+def test_a_killed_worker_resumes_and_a_kill_at_either_side_of_logging_loses_no_step(tmp_path: Path) -> None:
+    """Each trial's worker is SIGKILLed at step 10 (fault injection, not a timed kill): trial-0000 right after
+    writing its checkpoint, before the evaluation reached MLflow; trial-0001 right after the evaluation's
+    MLflow batch, before its checkpoint upload. Tune restarts each in a new worker, from its checkpoint, so
+    nothing evaluates step 10 again: it must still be in MLflow exactly once (on main the first kill lost
+    it), with one run and one Optuna trial per key."""
     out = tmp_path / "study"
-    proc = _start(tmp_path, out, 2, 60, "--set", "search.max_concurrent=1")
-    try:
-        def half_way():
-            for folder in sorted((out / "trials").glob("*")) if (out / "trials").exists() else []:
-                if 10 <= max(_steps(folder / "metrics.jsonl"), default=-1) < 40 and (folder / "worker.pid").exists():
-                    return folder
-            return None
-
-        folder = _poll(half_way, proc, tmp_path, 240)
-        pid = int((folder / "worker.pid").read_text())
-        step0 = (folder / "samples" / "step_0.png").stat().st_mtime_ns
-        logged = max(_steps(folder / "metrics.jsonl"))
-        os.kill(pid, signal.SIGKILL)  # Ray's trial actor, mid-training
-        _wait(proc, tmp_path, 300)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert int((folder / "worker.pid").read_text()) != pid, "the trial ran again in a new worker"
-    # resumed from its checkpoint: step 0 was not evaluated again (its grid is the one from before the kill)
-    assert (folder / "samples" / "step_0.png").stat().st_mtime_ns == step0 and logged >= 10
-    _check_study(out, 2, 60)
+    faults = "kill:after_checkpoint@10:trial-0000,kill:after_log@10:trial-0001"
+    proc = _start(tmp_path, out, 2, 30, "--set", "search.max_concurrent=1", env={"GANSEARCH_FAULT": faults})
+    _wait(proc, tmp_path, 300)
+    for key, point in (("trial-0000", "after_checkpoint"), ("trial-0001", "after_log")):
+        folder = out / "trials" / key
+        marker = folder / f".fault-kill-{point}-10"
+        killed = int(marker.read_text().split("pid ")[1])  # the fault writes the pid it kills
+        assert int((folder / "worker.pid").read_text()) != killed, "the trial ran again in a new worker"
+        # resumed, not restarted: the step-0 and step-10 grids were written before the kill and never again
+        for step in (0, 10):
+            assert (folder / "samples" / f"step_{step}.png").stat().st_mtime_ns <= marker.stat().st_mtime_ns
+        assert (folder / "samples" / "step_20.png").stat().st_mtime_ns >= marker.stat().st_mtime_ns
+    _check_study(out, 2, 30)
 
 
-def _both_trained(out: Path) -> dict[str, int] | None:
-    """{key: last step} once both trials are past their first evaluation and far from their end."""
-    last = {f.parent.name: max(_steps(f), default=-1) for f in out.glob("trials/*/metrics.jsonl")}
-    return last if len(last) == 2 and all(10 <= s <= 50 for s in last.values()) else None
+def test_a_trial_that_raises_fails_alone_and_the_study_goes_on(tmp_path: Path) -> None:
+    """A trial that raises (not a crash of its process, an exception in it) ends FAIL in Optuna and
+    `failed` in MLflow with no restart (search.max_failures 0); the other trials finish."""
+    out = tmp_path / "study"
+    proc = _start(tmp_path, out, 3, 20, "--set", "search.max_failures=0", "--set", "search.max_concurrent=1",
+                  env={"GANSEARCH_FAULT": "raise:after_log@10:trial-0001"})
+    _wait(proc, tmp_path, 300)
+    uri = json.loads((out / "study.json").read_text())["tracking_uri"]
+    c, runs, parent = child_runs(uri, out)
+    status = {r.data.tags["gansearch.trial_key"]: (r.data.tags["status"], r.info.status) for r in runs}
+    assert status == {"trial-0000": ("completed", "FINISHED"), "trial-0001": ("failed", "FAILED"),
+                      "trial-0002": ("completed", "FINISHED")}
+    states = {t.user_attrs["gansearch_key"]: t.state.name for t in optuna_trials(out)}
+    assert states == {"trial-0000": "COMPLETE", "trial-0001": "FAIL", "trial-0002": "COMPLETE"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials_failed"] == 1 and summary["trials_completed"] == 2
+    assert parent.info.status == "FINISHED" and parent.data.tags["best.key"] in ("trial-0000", "trial-0002")
+    assert "InjectedFault" in (tmp_path / "run.log").read_text() or list(out.glob("tune/run-0/trial-0001_*/error.txt"))
 
 
-def test_tracking_server_restart_mid_search(tmp_path: Path) -> None:
-    from gansearch.tracking.server import start_server, stop_server, wait_ready
+def test_tracking_server_restart_mid_search_with_a_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against MLflow's basic-auth app, with the password in `--tracking-uri`: the server stops while
+    trial-0000 is paused right after logging step 20 (fault injection, not a timing window), the trial
+    trains on into its call buffer, and the server comes back on its port. Every step of every trial lands
+    once, in order, no buffer is left, and the password reached the workers (they logged) but no MLflow
+    param or tag, no file of the study folder (the buffer included) and no line the CLI printed."""
+    from gansearch.tracking.server import stop_server
 
-    store = f"sqlite:///{tmp_path / 'server.db'}"
-    server, url = start_server(store, str(tmp_path / "artifacts"), log=tmp_path / "server.log")
+    server, url = basic_auth_server(tmp_path)
     port = int(url.rsplit(":", 1)[1])
     out = tmp_path / "study"
+    folder = out / "trials" / "trial-0000"
     proc = None
     try:
-        wait_ready(url, server, timeout=180)
-        proc = _start(tmp_path, out, 2, 100, "--tracking-uri", url, "--set", "search.max_concurrent=2")
-        # stop the server once both trials train, and keep it down while they log evaluations
-        at_stop = _poll(lambda: _both_trained(out), proc, tmp_path, 240)
+        proc = _start(tmp_path, out, 2, 100, "--tracking-uri", with_password(url), "--set", "search.max_concurrent=1",
+                      env={"GANSEARCH_FAULT": "pause:after_log@20:trial-0000"})
+        _poll(lambda: (folder / ".fault-paused-20").exists(), proc, tmp_path, 240)
         stop_server(server)
-        _poll(lambda: list(out.glob("trials/*/mlflow-buffer.jsonl")), proc, tmp_path, 120)
-        # the trials keep training while the server is down
-        _poll(lambda: any(max(_steps(out / "trials" / k / "metrics.jsonl"), default=-1) > s for k, s in at_stop.items()),
-              proc, tmp_path, 120)
-        server, url2 = start_server(store, str(tmp_path / "artifacts"), port, log=tmp_path / "server.log")
+        (folder / ".fault-release").write_text("")
+        # the trial keeps training while the server is down: its calls go to the buffer
+        _poll(lambda: (folder / "mlflow-buffer.jsonl").exists() and max(_steps(folder / "metrics.jsonl")) >= 40,
+              proc, tmp_path, 240)
+        assert AUTH_SECRET.encode() not in (folder / "mlflow-buffer.jsonl").read_bytes()
+        server, url2 = basic_auth_server(tmp_path, port)
         assert url2 == url
-        wait_ready(url, server, timeout=180)
         _wait(proc, tmp_path, 300)
-        assert "could not close" not in (tmp_path / "run.log").read_text()
-        _check_study(out, 2, 100)
+        printed = (tmp_path / "run.log").read_text()
+        assert "could not close" not in printed and AUTH_SECRET not in printed
+        meta = json.loads((out / "study.json").read_text())
+        assert meta["tracking_uri"] == with_password(url, "***")
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", AUTH_USER)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", AUTH_SECRET)
+        _check_study(out, 2, 100, url)
+        c, runs, parent = child_runs(url, out)
+        for run in [parent, *runs]:
+            for k, v in {**run.data.params, **run.data.tags}.items():
+                assert AUTH_SECRET not in v, (run.info.run_name, k)
+        for f in out.rglob("*"):
+            if f.is_file():
+                assert AUTH_SECRET.encode() not in f.read_bytes(), f
+        assert not (out / "mlflow.db").exists(), "a server study keeps no local store"
+        assert any((tmp_path / "artifacts").rglob("step_0.png")), "artifacts went through the server"
     finally:
         if proc is not None and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

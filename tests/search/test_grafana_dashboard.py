@@ -149,7 +149,8 @@ def test_study_gauges_reach_prometheus() -> None:
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     port = _free_port("127.0.0.2")
-    assert not ray.is_initialized()
+    if ray.is_initialized():  # the session's shared Ray (tests/conftest.py) has no metrics port: this test needs its own
+        ray.shutdown()
     temp = tempfile.mkdtemp(prefix="gsray-")  # short: Ray's socket paths must fit in 107 bytes
     ray.init(_node_ip_address="127.0.0.2", _metrics_export_port=port, include_dashboard=False, num_cpus=1,
              _temp_dir=temp, log_to_driver=False)

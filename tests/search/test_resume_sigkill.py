@@ -88,6 +88,18 @@ def test_sigkilled_run_resumes_without_duplicates(tmp_path: Path) -> None:
     assert done_before and interrupted
     mtimes = {k: (out / "trials" / k / "metrics.json").stat().st_mtime_ns for k in done_before}
     assert any(t.state.name == "RUNNING" for t in optuna_trials(out)), "the crash left Optuna trials RUNNING"
+    # what each interrupted trial's checkpoint holds: resuming must continue from it, not start over
+    from gansearch.trainer import checkpoint
+
+    before: dict[str, tuple[int, dict[int, int], list[str]]] = {}
+    for k in interrupted:
+        folder = out / "trials" / k
+        if (folder / checkpoint.FILENAME).exists():
+            step = int(checkpoint.load(folder / checkpoint.FILENAME)["step"])
+            grids = {s: (folder / "samples" / f"step_{s}.png").stat().st_mtime_ns for s in range(0, step + 1, 10)}
+            lines = (folder / "metrics.jsonl").read_text().splitlines()[: step // 10 + 1]
+            before[k] = (step, grids, lines)
+    assert before, "some interrupted trial had a checkpoint"
 
     second = subprocess.run(_cmd(out, "--resume"), env=_env(tmp_path), capture_output=True, text=True, timeout=400)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
@@ -103,7 +115,7 @@ def test_sigkilled_run_resumes_without_duplicates(tmp_path: Path) -> None:
     assert done_before and interrupted <= set(keys), "interrupted trials re-attached to their runs"
     for r in runs:
         assert r.data.tags["status"] == "completed" and r.info.status == "FINISHED"
-        steps = [m.step for m in c.get_metric_history(r.info.run_id, "fid")]
+        steps = [m.step for m in c.get_metric_history(r.info.run_id, "fd_classifier")]
         assert sorted(steps) == [0, 10, 20, 30, 40], (r.data.tags["gansearch.trial_key"], steps)  # none twice
     for k in done_before:  # no finished trial ran again
         assert (out / "trials" / k / "metrics.json").stat().st_mtime_ns == mtimes[k]
@@ -116,3 +128,8 @@ def test_sigkilled_run_resumes_without_duplicates(tmp_path: Path) -> None:
     for k in keys:
         recs = jsonl(out / "trials" / k / "metrics.jsonl")
         assert [r["step"] for r in recs] == [0, 10, 20, 30, 40]
+    for k, (step, grids, lines) in before.items():  # resumed, not retrained: nothing up to the checkpoint redone
+        folder = out / "trials" / k
+        assert (folder / "metrics.jsonl").read_text().splitlines()[: step // 10 + 1] == lines, k
+        for s_, mtime in grids.items():
+            assert (folder / "samples" / f"step_{s_}.png").stat().st_mtime_ns == mtime, (k, s_)

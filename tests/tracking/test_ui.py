@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -43,10 +45,15 @@ def test_ui_serves_study_and_stops_on_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "HOME": str(tmp_path)}
     proc = subprocess.Popen([str(Path(sys.executable).with_name("gansearch")), "ui", str(study)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: queue.Queue[str] = queue.Queue()  # a reader thread: a blocked readline can't outlive the deadline
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     try:
         url, deadline = None, time.monotonic() + 180
-        while url is None and time.monotonic() < deadline and proc.poll() is None:
-            line = proc.stdout.readline()
+        while url is None and time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
             m = re.search(r"MLflow UI: (http://127\.0\.0\.1:\d+)/#/experiments/(\d+)/runs", line)
             if m:
                 url = m.group(1)

@@ -1,0 +1,52 @@
+"""A command-line mistake is one line on stderr and exit 2, for every command, in a real process: unknown
+options, missing arguments, bad values. (typer 0.29 raises its own vendored click exceptions, which the
+CLI once let through as a 53-line traceback with exit 1.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DIGITS = str(ROOT / "search_spaces" / "digits.yaml")
+EXE = str(Path(sys.executable).with_name("gansearch"))
+
+CASES = [
+    (["train", DIGITS, "--bogus"], "No such option: --bogus", "train"),
+    (["train", DIGITS], "Missing option '--out'", "train"),
+    (["train"], "Missing argument 'space'", "train"),
+    (["train", DIGITS, "--out", "x", "--steps", "many"], "Invalid value for '--steps'", "train"),
+    (["run", DIGITS, "--num-trials"], "Option '--num-trials' requires an argument", "run"),
+    (["run", DIGITS, "--num-trials", "x"], "Invalid value for '--num-trials'", "run"),
+    (["run"], "Missing argument 'space'", "run"),
+    (["validate"], "Missing argument 'space'", "validate"),
+    (["validate", DIGITS, "--frobnicate"], "No such option: --frobnicate", "validate"),
+    (["export", "study"], "Missing option '--to'", "export"),
+    (["export", "study", "--to", "x", "--top-k", "two"], "Invalid value for '--top-k'", "export"),
+    (["sample", "exp", "--format"], "Option '--format' requires an argument", "sample"),
+    (["sample", "exp", "-o", "x.png", "-n", "abc"], "Invalid value for '-n'", "sample"),
+    (["sample"], "Missing argument 'export_dir'", "sample"),
+    (["report", "study", "--top-k"], "Option '--top-k' requires an argument", "report"),
+    (["ui", "study", "--port", "http"], "Invalid value for '--port'", "ui"),
+    (["frobnicate"], "No such command 'frobnicate'", None),
+]
+
+
+@pytest.mark.parametrize("args, start, command", CASES, ids=[" ".join(c[0][:3]) for c in CASES])
+def test_usage_errors_are_one_line_exit_2(args: list[str], start: str, command: str | None, tmp_path: Path) -> None:
+    r = subprocess.run([EXE, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert lines[0].startswith(start), lines[0]
+    assert lines[0].endswith(f"(see gansearch {command} --help)" if command else "(see gansearch --help)")
+    assert r.stdout == ""
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_no_arguments_prints_help_and_exits_0() -> None:
+    r = subprocess.run([EXE], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "Usage: gansearch" in r.stdout and "Commands" in r.stdout
