@@ -16,8 +16,7 @@ import torch
 from PIL import Image
 
 from gansearch.cli.main import main
-
-ROOT = Path(__file__).resolve().parents[2]
+from ring8_export import export_ring8
 
 
 class Features(torch.nn.Module):
@@ -109,25 +108,11 @@ def pacgan_modes(points: np.ndarray, modes: np.ndarray, std: float) -> tuple[int
 
 
 def test_ring8_npz_rescored_by_a_numpy_mode_counter(tmp_path: Path) -> None:
-    from gansearch.config import load
     from gansearch.data.points import MIXTURES
-    from gansearch.export import manifest
-    from gansearch.export.package import export_trial
-    from gansearch.trainer import train
 
-    cfg = load(ROOT / "search_spaces" / "ring8.yaml", [
+    cfg, rec, export, _ = export_ring8(tmp_path, [
         "train.steps=1500", "eval.every=1500", "train.checkpoint_every=1500", "model.g_width=64", "model.d_width=64",
         "train.batch_size=256", "lr_g=1e-3", "lr_d=1e-3"])
-    run = tmp_path / "run"
-    train(cfg, run)
-    rec = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()][-1]
-    export = tmp_path / "export"
-    info = {"study": "ring8", "rank": 1, "trial_key": "t0", "metric": "mode_score", "mode": "max", "ranked_by": "value",
-            "rank_value": rec["mode_score"], "status": "completed", "mlflow_run_id": None,
-            "metrics": {k: v for k, v in rec.items() if k not in ("step", "grid")}}
-    export_trial(run / "checkpoint.pt", export / "1-t0", info)
-    manifest.write(export, {"study": "ring8", "metric": "mode_score", "mode": "max"},
-                   [{"folder": "1-t0", "rank": 1, "trial_key": "t0"}])
     out = tmp_path / "points.npz"
     main(["sample", str(export), "-n", str(cfg.eval.num_samples), "-o", str(out)])
     with np.load(out) as f:

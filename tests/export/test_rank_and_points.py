@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from gansearch.search.export_study import rank_trials
+from ring8_export import export_ring8
 
 
 def _trial(key: str, value: float | None) -> dict:
@@ -42,31 +43,16 @@ def test_reruns_rank_by_mean_first() -> None:
 def test_point_generator_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """ring8 (an MLP G for 2D points): the export's scatter equals the trainer's own grid pixel for pixel."""
     from gansearch.cli.main import main
-    from gansearch.config import load
-    from gansearch.export import manifest
-    from gansearch.export.package import export_trial
-    from gansearch.trainer.loop import train
 
-    root = Path(__file__).resolve().parents[2]
-    cfg = load(root / "search_spaces" / "ring8.yaml",
-               ["train.steps=20", "eval.every=20", "train.checkpoint_every=20", "eval.num_samples=256", "eval.kid_subset_size=128",
-                "eval.grid=300", "model.g_width=32", "model.d_width=32", "train.batch_size=64"])
-    run = tmp_path / "run"
-    train(cfg, run)
-    rec = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()][-1]
-    export = tmp_path / "export"
-    info = {"study": "points", "rank": 1, "trial_key": "t0", "metric": "mode_score", "mode": "max", "ranked_by": "value",
-            "rank_value": rec["mode_score"], "status": "completed", "mlflow_run_id": None,
-            "metrics": {k: v for k, v in rec.items() if k not in ("step", "grid")}}
-    body = export_trial(run / "checkpoint.pt", export / "1-t0", info)
-    manifest.write(export, {"study": "points", "metric": "mode_score", "mode": "max"},
-                   [{"folder": "1-t0", "rank": 1, "trial_key": "t0"}])
+    cfg, rec, export, body = export_ring8(tmp_path, [
+        "train.steps=20", "eval.every=20", "train.checkpoint_every=20", "eval.num_samples=256", "eval.kid_subset_size=128",
+        "eval.grid=300", "model.g_width=32", "model.d_width=32", "train.batch_size=64"], study="points")
     cfg_json = json.loads((export / "1-t0" / "config.json").read_text())
     assert body["step"] == 20 and cfg_json["model_args"]["data_shape"] == [2]
     assert len(cfg_json["model_args"]["modes"]) == 8
     out = tmp_path / "scatter.png"
     main(["sample", str(export), "-n", "300", "-o", str(out)])
-    trainer_grid = np.asarray(Image.open(run / "samples" / "step_20.png"))
+    trainer_grid = np.asarray(Image.open(tmp_path / "run" / "samples" / "step_20.png"))
     assert np.array_equal(np.asarray(Image.open(out)), trainer_grid)
     # Red mode rings and black points are both there: a scatter, not an image grid.
     px = trainer_grid.reshape(-1, 3)

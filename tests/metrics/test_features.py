@@ -3,6 +3,7 @@ counting what was computed, never by timing), provenance hashes, the real subset
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -57,8 +58,10 @@ def test_digits_classifier(digits, digits_net) -> None:
 
 def test_cache_hit_loads_same_weights(digits, digits_net, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     net, _ = digits_net
-    entries = sorted((cache / "features").iterdir())
-    assert sorted(p.suffix for p in entries) == [".json", ".safetensors"]
+    # the module's cache is shared with other tests (in any order): count only what this test adds
+    entries = set((cache / "features").iterdir())
+    own = [p for p in entries if p.suffix == ".json" and json.loads(p.read_text())["weights_hash"] == net.weights_hash]
+    assert len(own) == 1 and own[0].with_suffix(".safetensors") in entries  # digits: one json, one weights file
     trained: list[str] = []
     real_train = features_mod.train_classifier
     monkeypatch.setattr(features_mod, "train_classifier", lambda ds, dev: trained.append(ds.name) or real_train(ds, dev))
@@ -70,7 +73,7 @@ def test_cache_hit_loads_same_weights(digits, digits_net, cache: Path, monkeypat
     other = load_dataset(DataConfig(name="digits", image_size=16, max_samples=300))
     feature_net_for(other, "classifier", cache_dir=cache)
     feature_net_for(other, "classifier", cache_dir=cache)
-    assert trained == ["digits"] and len(list((cache / "features").iterdir())) == 4
+    assert trained == ["digits"] and len(list((cache / "features").iterdir())) == len(entries) + 2
 
 
 def test_weights_hash_tracks_the_weights(digits_net) -> None:
@@ -83,8 +86,13 @@ def test_weights_hash_tracks_the_weights(digits_net) -> None:
 
 def test_real_features_cached(digits, digits_net, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     net, _ = digits_net
+
+    def entries() -> int:  # the module's cache is shared with other tests: count what this test adds
+        return len(list((cache / "real").glob("*.safetensors")))
+
+    before = entries()
     first = real_features(net, digits, cache_dir=cache, max_n=1000)
-    assert first.shape == (1000, 64) and len(list((cache / "real").glob("*.safetensors"))) == 1
+    assert first.shape == (1000, 64) and entries() == before + 1
     calls: list[int] = []
     monkeypatch.setattr(net, "features", lambda x: calls.append(len(x)) or ClassifierNet.features(net, x))
     second = real_features(net, digits, cache_dir=cache, max_n=1000)
@@ -92,7 +100,7 @@ def test_real_features_cached(digits, digits_net, cache: Path, monkeypatch: pyte
     idx = real_subset(digits.train.shape[0], 1000)
     assert torch.equal(first, ClassifierNet.features(net, digits.train[idx]))
     real_features(net, digits, cache_dir=cache, max_n=500)
-    assert calls == [500] and len(list((cache / "real").glob("*.safetensors"))) == 2  # max_n is part of the key
+    assert calls == [500] and entries() == before + 2  # max_n is part of the key
 
 
 def test_real_statistics_are_not_the_first_classes_of_a_sorted_folder() -> None:
