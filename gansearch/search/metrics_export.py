@@ -17,7 +17,7 @@ PROMETHEUS_PREFIX = "ray_"  # added by Ray's exporter
 GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     TRIALS: ("Trials of a gansearch study by status (running, completed, stopped-early, diverged, failed)",
              ("study", "status")),
-    BEST: ("Best value so far of a gansearch study's search metric", ("study", "metric")),
+    BEST: ("The best trial's value (its latest evaluation) of a gansearch study's search metric", ("study", "metric")),
 }
 
 _made: dict[str, Any] = {}  # one Gauge per name and process: Ray keeps a registry, re-creating one warns

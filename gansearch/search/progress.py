@@ -29,8 +29,10 @@ def final_status(last: dict[str, Any] | None, max_step: int, error: bool) -> str
 
 
 class StudyCallback(Callback):
-    """Counts trials by status, keeps the best so far, prints a table line, closes MLflow child runs, and
-    exports the counts and the best value as Prometheus gauges (`study` labels them; default: the experiment id)."""
+    """Counts trials by status, keeps the best trial so far, prints a table line, closes MLflow child runs,
+    and exports the counts and the best value as Prometheus gauges (`study` labels them; default: the
+    experiment id). A trial's value is its latest evaluation, as in the summary and for Optuna: a trial
+    that was once better and then got worse no longer holds "best"."""
 
     def __init__(self, *, total: int, done_before: int, max_step: int, metric: str, mode: str,
                  tracking_uri: str, experiment_id: str, parent_run_id: str,
@@ -41,6 +43,7 @@ class StudyCallback(Callback):
         self.counts = {"completed": 0, "stopped-early": 0, "diverged": 0, "failed": 0}
         self.done_before = done_before
         self.best: tuple[float, str] | None = None
+        self.values: dict[str, float] = {}  # each trial's latest value, by key
         self.t0 = time.monotonic()
         self.last_print = 0.0
         self.running: set[str] = set()
@@ -48,8 +51,11 @@ class StudyCallback(Callback):
         self.metrics = StudyMetrics(study or experiment_id, metric)
         self.study_dir = study_dir  # trials/<key>/ holds each trial's buffer of calls a down server missed
 
-    def _better(self, v: float) -> bool:
-        return self.best is None or (v < self.best[0] if self.mode == "min" else v > self.best[0])
+    def _update_best(self) -> None:
+        sign = 1.0 if self.mode == "min" else -1.0
+        self.best = min(((v, k) for k, v in self.values.items()), key=lambda vk: (sign * vk[0], vk[1]), default=None)
+        if self.best is not None:
+            self.metrics.best(self.best[0])
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.add(trial.trial_id)
@@ -57,9 +63,9 @@ class StudyCallback(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         v = result.get(self.metric)
-        if v is not None and self._better(float(v)):
-            self.best = (float(v), str(trial.config.get(TRIAL_KEY)))
-            self.metrics.best(self.best[0])
+        if v is not None:
+            self.values[str(trial.config.get(TRIAL_KEY))] = float(v)
+            self._update_best()
         if time.monotonic() - self.last_print >= self.every_s:
             self.print_line()
 
@@ -69,6 +75,8 @@ class StudyCallback(Callback):
         self.counts[status] += 1
         key = str(trial.config.get(TRIAL_KEY))
         self.statuses[key] = status
+        if status in ("failed", "diverged") and self.values.pop(key, None) is not None:
+            self._update_best()  # no value, as in the summary
         self.metrics.trials(self.counts, len(self.running))
         worst = {self.metric: cv.worst_value(self.mode)} if status == "failed" else None
         try:

@@ -95,12 +95,17 @@ def _check_study(cfg, out: Path, summary: dict, uri: str, metric: str, mode: str
     assert summary["trials"][0]["key"] == true_best and summary["mode"] == mode
 
 
-def test_study_tpe_asha_as_the_demo_runs(ray_local, tmp_path: Path) -> None:
+def test_study_tpe_asha_as_the_demo_runs(ray_local, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """`make demo`'s path: Optuna TPE and ASHA. One trial at a time, so ASHA's decisions don't hang on
     which trial reports first."""
     cfg, out, summary = _study(tmp_path, "search.sampler=tpe", "search.seed=3", "search.max_concurrent=1", num_trials=5)
     uri = f"sqlite:///{out / 'mlflow.db'}"
     _check_study(cfg, out, summary, uri, "fd_classifier", "min", 5)
+    # the progress line's "best" is the summary's best trial and value (its last evaluation), not the
+    # best evaluation any trial ever had
+    top = summary["trials"][0]
+    last_line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("[")][-1]
+    assert f"| best fd_classifier {top['value']:.4g} ({top['key']}) |" in last_line, last_line
     assert {t["status"] for t in summary["trials"]} == {"completed", "stopped-early"}, "ASHA stopped some trials"
     # Tune keeps the best and the last checkpoint of each trial, and nothing else
     for trial_dir in (out / "tune").glob("run-0/trial-*"):

@@ -48,3 +48,24 @@ def test_trials_scored_by_different_feature_nets_are_not_ranked(tmp_path: Path) 
     assert s["best_value"] is None
     assert s["ranking_refused"].startswith("trials were scored by different feature networks (aaaa: trial-0000; "
                                            "bbbb: trial-0001)")
+
+
+def test_progress_line_best_is_a_trials_latest_value(capsys) -> None:
+    """The live line agrees with the summary: trial-0000 reached 10 once and ended at 50, trial-0001 ended
+    at 30, so the best is trial-0001 at 30 (on main it stayed trial-0000 at 10); ties go to the lower key."""
+    from types import SimpleNamespace
+
+    from gansearch.search.progress import StudyCallback
+    from gansearch.search.space import TRIAL_KEY
+
+    cb = StudyCallback(total=2, done_before=0, max_step=20, metric="fd_classifier", mode="min",
+                       tracking_uri="unused", experiment_id="0", parent_run_id="unused", every_s=1e9)
+    cb.metrics.enabled = False  # no Ray in this process: the Prometheus gauges are another test's
+    t0, t1 = (SimpleNamespace(trial_id=k, config={TRIAL_KEY: k}) for k in ("trial-0000", "trial-0001"))
+    for trial, value in ((t0, 40.0), (t0, 10.0), (t1, 30.0), (t0, 50.0)):
+        cb.on_trial_result(0, [], trial, {"fd_classifier": value, "step": 10})
+    assert cb.best == (30.0, "trial-0001")
+    cb.on_trial_result(0, [], t0, {"fd_classifier": 30.0, "step": 20})
+    assert cb.best == (30.0, "trial-0000")
+    cb.print_line()
+    assert "| best fd_classifier 30 (trial-0000) |" in capsys.readouterr().out
