@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gansearch.config.metrics import PROVENANCE, headline, trial_value
+from gansearch.config.metrics import PROVENANCE, headline, rerun_rank_key, trial_value
 from gansearch.errors import ConfigError
 
 # Final coverage below half of these counts is called mode collapse (the report states the rule).
@@ -181,7 +181,7 @@ def ranked(study: StudyData) -> list[dict[str, Any]]:
     by_key = {t.key: t for t in study.trials}
     rows, seen = [], set()
     reruns = [r for r in study.reruns if r.get("mean") is not None and math.isfinite(r["mean"])]
-    for r in sorted(reruns, key=lambda r: (sign * r["mean"], r["key"])):
+    for r in sorted(reruns, key=lambda r: rerun_rank_key(r, mode)):
         t = by_key.get(r["key"])
         own = t.value(metric) if t else None
         rows.append({"key": r["key"], "status": t.status if t else None, "value": r["mean"], "std": r.get("std"),

@@ -95,3 +95,16 @@ def trial_value(records: list[dict[str, Any]], metric: str) -> tuple[int, float]
     if metric.endswith(BEST_SUFFIX):
         step = next(int(r["step"]) for r in records if r.get(metric) == value)
     return step, float(value)
+
+
+def rerun_rank_key(rerun: dict[str, Any], mode: str) -> tuple[int, float, str]:
+    """Order of configurations rerun with fresh seeds (summary, export and report share it): those whose
+    every seed ended with a value first, then by how many seeds diverged or failed; within that, by the
+    mean over the seeds that have a value; ties to the lower key. A diverged seed has no value to average
+    (a stand-in ±1e30 made the mean itself meaningless): it counts here, in the order, instead."""
+    import math
+
+    mean = rerun.get("mean")
+    ok = isinstance(mean, (int, float)) and not isinstance(mean, bool) and math.isfinite(mean)
+    lost = int(rerun.get("n_diverged") or 0) + int(rerun.get("n_failed") or 0)
+    return lost, ((mean if mode == "min" else -mean) if ok else math.inf), str(rerun.get("key"))

@@ -66,7 +66,8 @@ def render(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
         lines += ["", f"Not re-scored on fresh latents: {rescored.get('error')}."]
     if metrics.get("rerun"):
         r = metrics["rerun"]
-        lines += ["", f"Reruns with fresh seeds: mean {_fmt(r['mean'])}, std {_fmt(r['std'])} over n={r['n']} runs."]
+        lost = "".join(f", {r[f'n_{s}']} {s} (no value, not averaged)" for s in ("diverged", "failed") if r.get(f"n_{s}"))
+        lines += ["", f"Reruns with fresh seeds: mean {_fmt(r['mean'])}, std {_fmt(r['std'])} over n={r['n']} runs{lost}."]
     lines += [
         "",
         "## Use",

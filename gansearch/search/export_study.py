@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from gansearch.config.metrics import rerun_rank_key
 from gansearch.errors import ConfigError
 
 
@@ -34,9 +35,9 @@ def rank_trials(summary: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     reruns = [r for r in summary.get("reruns") or [] if _finite(r.get("mean")) and r.get("key") in by_key]
-    for r in sorted(reruns, key=lambda r: (sign * float(r["mean"]), r["key"])):
+    for r in sorted(reruns, key=lambda r: rerun_rank_key(r, mode)):
         t = by_key[r["key"]]
-        rerun = {k: r.get(k) for k in ("mean", "std", "n", "runs")}
+        rerun = {k: r.get(k) for k in ("mean", "std", "n", "n_diverged", "n_failed", "runs")}
         out.append({**_base(t), "ranked_by": "rerun_mean", "rank_value": float(r["mean"]), "rerun": rerun})
         seen.add(r["key"])
     rest = [t for t in summary.get("trials", []) if t["key"] not in seen and _finite(t.get("value"))]

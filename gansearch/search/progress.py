@@ -11,7 +11,6 @@ from ray.tune import Callback
 
 from gansearch.search.metrics_export import StudyMetrics
 from gansearch.search.space import TRIAL_KEY
-from gansearch.tracking import conventions as cv
 from gansearch.tracking.runs import close_trial_run
 
 
@@ -78,12 +77,11 @@ class StudyCallback(Callback):
         if status in ("failed", "diverged") and self.values.pop(key, None) is not None:
             self._update_best()  # no value, as in the summary
         self.metrics.trials(self.counts, len(self.running))
-        worst = {self.metric: cv.worst_value(self.mode)} if status == "failed" else None
         try:
             # A short wait: this runs inside Tune's event loop. A server still down gets the close
             # buffered in the trial's folder, replayed at the end of the study or by --resume.
             trial_dir = Path(self.study_dir) / "trials" / key if self.study_dir else None
-            close_trial_run(self.uri, self.exp, self.parent, key, status, worst, trial_dir=trial_dir,
+            close_trial_run(self.uri, self.exp, self.parent, key, status, trial_dir=trial_dir,
                             timeout_s=CLOSE_WAIT_S if trial_dir else None)
         except Exception as e:  # the study goes on; the run keeps status "running"
             print(f"warning: could not close the MLflow run of {key}: {e}", file=sys.stdout)

@@ -60,11 +60,10 @@ def finished(study_dir: Path, key: str, steps: int) -> bool:
 
 def summarize_reruns(top: list[dict[str, Any]], seeds: list[int], by_key: dict[str, dict[str, Any]],
                      mode: str) -> list[dict[str, Any]]:
-    """Mean ± std of each configuration's value over its fresh seeds, best mean first.
-
-    A diverged rerun counts with the worst value: a configuration that diverges on some seeds is worse
-    than its lucky seed says."""
-    from gansearch.tracking import conventions as cv
+    """Mean ± std of each configuration's value over the fresh seeds that ended with one, and how many
+    diverged or failed; ordered by gansearch.config.metrics.rerun_rank_key (a configuration that diverged
+    on any seed ranks below every one that converged on all)."""
+    from gansearch.config.metrics import rerun_rank_key
 
     out = []
     for t in top:
@@ -72,19 +71,18 @@ def summarize_reruns(top: list[dict[str, Any]], seeds: list[int], by_key: dict[s
         for s in seeds:
             r = by_key.get(rerun_key(t["key"], s), {})
             value = r.get("value")
-            if r.get("status") == "diverged" or (value is None and r.get("status") == "failed"):
-                value = cv.worst_value(mode)
-            runs.append({"key": rerun_key(t["key"], s), "seed": s, "value": value, "status": r.get("status")})
+            ok = isinstance(value, (int, float)) and math.isfinite(value) and r.get("status") != "diverged"
+            runs.append({"key": rerun_key(t["key"], s), "seed": s, "value": value if ok else None, "status": r.get("status")})
         values = [r["value"] for r in runs if r["value"] is not None]
         out.append({
             "key": t["key"], "params": t["params"], "search_value": t["value"], "runs": runs,
             "n": len(values),
+            "n_diverged": sum(r["status"] == "diverged" for r in runs),
+            "n_failed": sum(r["status"] != "diverged" and r["value"] is None for r in runs),
             "mean": statistics.fmean(values) if values else None,
             "std": statistics.stdev(values) if len(values) > 1 else (0.0 if values else None),
         })
-    worst = cv.worst_value(mode)
-    sign = 1.0 if mode == "min" else -1.0
-    out.sort(key=lambda r: (sign * (worst if r["mean"] is None else r["mean"]), r["key"]))
+    out.sort(key=lambda r: rerun_rank_key(r, mode))
     return out
 
 

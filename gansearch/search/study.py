@@ -397,7 +397,9 @@ def print_report(summary: dict[str, Any], study_dir: Path, echo: Callable[[str],
         for r in summary["reruns"]:
             vals = ", ".join("-" if x["value"] is None else f"{x['value']:.4g}" for x in r["runs"])
             mean = "-" if r["mean"] is None else f"{r['mean']:.4g} ± {r['std']:.2g}"
-            echo(f"  {r['key']:<12} mean {mean:<18} search {r['search_value']:.4g}  seeds: {vals}")
+            lost = ", ".join(f"{r[f'n_{s}']} {s}" for s in ("diverged", "failed") if r.get(f"n_{s}"))
+            echo(f"  {r['key']:<12} mean {mean:<18} search {r['search_value']:.4g}  seeds: {vals}"
+                 + (f"  ({lost})" if lost else ""))
     echo(f"study folder: {study_dir}")
     echo(f"MLflow UI:    {ui_command(study_dir)}")
 

@@ -139,7 +139,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         if not reported and summary.get("final"):  # resumed at the last step: nothing left to evaluate
             tune.report(tune_metrics(summary["final"], ctx.objectives))
     except Exception:
-        run.log_eval({"step": run.last_step + 1, "diverged": 0.0, **{m: cv.worst_value(md) for m, md in ctx.objectives}}, run_dir)
+        # the status says it; no stand-in metric point (a 1e30 at a step the trial never evaluated)
         run.set_status("failed")
         raise
     finally:

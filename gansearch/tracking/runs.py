@@ -203,13 +203,10 @@ def _terminal(status: str) -> str:
     return "FAILED" if status == "failed" else "KILLED" if status == "interrupted" else "FINISHED"
 
 
-def _close(c: Any, experiment_id: str, parent_id: str, key: str, status: str,
-           worst: Mapping[str, float] | None) -> str | None:
+def _close(c: Any, experiment_id: str, parent_id: str, key: str, status: str) -> str | None:
     run_id = find_trial_run(c, experiment_id, parent_id, key)
     if run_id is None:
         return None
-    if worst:
-        log_batch(c, run_id, metrics=worst, step=0)
     c.set_tag(run_id, cv.TAG_STATUS, status)
     c.set_terminated(run_id, _terminal(status))
     return run_id
@@ -217,13 +214,12 @@ def _close(c: Any, experiment_id: str, parent_id: str, key: str, status: str,
 
 def close_ops(experiment_id: str, parent_id: str) -> dict[str, Any]:
     """The buffer's `close` op: a run closed while the server was down is found by its key when replayed."""
-    return {"close": lambda c, a: _close(c, experiment_id, parent_id, a["key"], a["status"], a.get("worst"))}
+    return {"close": lambda c, a: _close(c, experiment_id, parent_id, a["key"], a["status"])}
 
 
 def close_trial_run(uri: str, experiment_id: str, parent_id: str, key: str, status: str,
-                    worst: Mapping[str, float] | None = None, trial_dir: Path | None = None,
-                    timeout_s: float | None = None) -> str | None:
-    """Driver side: final status tag (and worst-case metrics for failures); end the run.
+                    trial_dir: Path | None = None, timeout_s: float | None = None) -> str | None:
+    """Driver side: final status tag, end the run (a failed run gets no stand-in metric: its status says it).
 
     The trial's pending calls go first (its folder's buffer, with `trial_dir`); a down server is retried
     with backoff for up to `timeout_s` (default `wait_s()`). If it stays down, the close itself is kept in
@@ -232,15 +228,15 @@ def close_trial_run(uri: str, experiment_id: str, parent_id: str, key: str, stat
     c = client(uri)
     timeout_s = wait_s() if timeout_s is None else timeout_s
     if trial_dir is None:
-        return with_retries(lambda: _close(c, experiment_id, parent_id, key, status, worst), timeout_s)
+        return with_retries(lambda: _close(c, experiment_id, parent_id, key, status), timeout_s)
     buf = CallBuffer(trial_dir, c, close_ops(experiment_id, parent_id))
     if buf.flush_until(timeout_s):
         try:
-            return _close(c, experiment_id, parent_id, key, status, worst)
+            return _close(c, experiment_id, parent_id, key, status)
         except Exception as e:
             if not unreachable(e):
                 raise
-    buf.call("close", key=key, status=status, worst=dict(worst) if worst else None)
+    buf.call("close", key=key, status=status)
     return None
 
 

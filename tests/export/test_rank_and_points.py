@@ -57,3 +57,26 @@ def test_point_generator_round_trip(tmp_path: Path, capsys: pytest.CaptureFixtur
     # Red mode rings and black points are both there: a scatter, not an image grid.
     px = trainer_grid.reshape(-1, 3)
     assert ((px[:, 0] > 200) & (px[:, 1] < 60)).any() and (px.sum(axis=1) == 0).any()
+
+
+def test_a_rerun_that_diverged_is_counted_not_averaged() -> None:
+    """summarize_reruns: a diverged seed has no value (the mean is over the seeds that have one, on main it
+    averaged in 1e30), and a configuration with any diverged seed ranks below every one whose seeds all
+    converged, however good its other seeds; the export keeps that order."""
+    from gansearch.search.rerun import rerun_key, summarize_reruns
+
+    top = [{"key": k, "params": {}, "value": v} for k, v in (("a", 1.0), ("b", 2.0), ("c", 3.0))]
+    by_key = {rerun_key("a", 1): {"status": "completed", "value": 1.5},
+              rerun_key("a", 2): {"status": "diverged", "value": None},
+              rerun_key("b", 1): {"status": "completed", "value": 4.0},
+              rerun_key("b", 2): {"status": "completed", "value": 6.0},
+              rerun_key("c", 1): {"status": "diverged", "value": None},
+              rerun_key("c", 2): {"status": "failed", "value": None}}
+    table = summarize_reruns(top, [1, 2], by_key, "min")
+    assert [(r["key"], r["mean"], r["n"], r["n_diverged"], r["n_failed"]) for r in table] == [
+        ("b", 5.0, 2, 0, 0), ("a", 1.5, 1, 1, 0), ("c", None, 0, 1, 1)]
+    assert [x["value"] for x in table[1]["runs"]] == [1.5, None]
+    ranked = rank_trials({"metric": "fd_classifier", "mode": "min", "reruns": table,
+                          "trials": [_trial("a", 1.0), _trial("b", 2.0), _trial("c", 3.0)]})
+    assert [(c["key"], c["ranked_by"]) for c in ranked] == [("b", "rerun_mean"), ("a", "rerun_mean"), ("c", "value")]
+    assert ranked[1]["rerun"]["n_diverged"] == 1

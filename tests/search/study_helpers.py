@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = Path(__file__).resolve().parent / "tiny.yaml"
@@ -36,6 +39,29 @@ def basic_auth_server(tmp: Path, port: int | None = None) -> tuple[Any, str]:
 
 def with_password(url: str, password: str = AUTH_SECRET) -> str:
     return url.replace("http://", f"http://{AUTH_USER}:{password}@", 1)
+
+
+GANSEARCH = str(Path(sys.executable).with_name("gansearch"))
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `gansearch run` subprocess in a test: the session's feature cache, telemetry
+    off, HOME in the test's folder; `extra` on top (e.g. GANSEARCH_FAULT)."""
+    return {**os.environ, "GANSEARCH_CACHE_DIR": cache_dir(), "RAY_USAGE_STATS_ENABLED": "0",
+            "MLFLOW_DISABLE_TELEMETRY": "true", "HOME": str(home), **extra}
+
+
+def wait_for(cond: Callable[[], Any], proc: subprocess.Popen, log: Path, timeout: float = 300) -> Any:
+    """Poll `cond` until it returns something truthy (returned); fail with the log's tail if `proc` exits
+    first or `timeout` passes (a bound on a hang, never on speed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        assert proc.poll() is None, log.read_text()[-4000:]
+        time.sleep(0.2)
+    raise AssertionError("timed out: " + log.read_text()[-3000:])
 
 
 def cache_dir() -> str:

@@ -14,29 +14,21 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from study_helpers import (AUTH_SECRET, AUTH_USER, DIGITS, basic_auth_server, cache_dir, child_runs, jsonl,
-                           optuna_trials, with_password)
+from study_helpers import (AUTH_SECRET, AUTH_USER, DIGITS, GANSEARCH, basic_auth_server, child_runs, cli_env,
+                           jsonl, optuna_trials, wait_for, with_password)
 
 pytestmark = pytest.mark.slow
 
 
-def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "GANSEARCH_CACHE_DIR": cache_dir(), "RAY_USAGE_STATS_ENABLED": "0",
-            "MLFLOW_DISABLE_TELEMETRY": "true", "HOME": str(tmp), **extra}
-
-
 def _start(tmp: Path, out: Path, n: int, steps: int, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    gansearch = str(Path(sys.executable).with_name("gansearch"))
-    cmd = [gansearch, "run", str(DIGITS), "--out", str(out), "--num-trials", str(n),
+    cmd = [GANSEARCH, "run", str(DIGITS), "--out", str(out), "--num-trials", str(n),
            "--set", "search.scheduler=none", "--set", f"train.steps={steps}", *extra]
     log = open(tmp / "run.log", "ab")
-    return subprocess.Popen(cmd, env=_env(tmp, **(env or {})), stdout=log, stderr=subprocess.STDOUT,
+    return subprocess.Popen(cmd, env=cli_env(tmp, **(env or {})), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
 
 
@@ -48,17 +40,6 @@ def _wait(proc: subprocess.Popen, tmp: Path, timeout: float) -> None:
         proc.wait()
         rc = None
     assert rc == 0, (tmp / "run.log").read_text()[-4000:]
-
-
-def _poll(cond, proc: subprocess.Popen, tmp: Path, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, (tmp / "run.log").read_text()[-4000:]
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError("timed out: " + (tmp / "run.log").read_text()[-3000:])
 
 
 def _steps(path: Path) -> list[int]:
@@ -128,6 +109,13 @@ def test_a_trial_that_raises_fails_alone_and_the_study_goes_on(tmp_path: Path) -
                       "trial-0002": ("completed", "FINISHED")}
     states = {t.user_attrs["gansearch_key"]: t.state.name for t in optuna_trials(out)}
     assert states == {"trial-0000": "COMPLETE", "trial-0001": "FAIL", "trial-0002": "COMPLETE"}
+    # the failed run's history is what it evaluated (steps 0 and 10), with no stand-in worst value added
+    failed = next(r for r in runs if r.data.tags["gansearch.trial_key"] == "trial-0001")
+    for metric in ("fd_classifier", "diverged"):
+        hist = sorted((m.step, m.value) for m in c.get_metric_history(failed.info.run_id, metric))
+        assert [h[0] for h in hist] == [0, 10] and all(v < 1e29 for _, v in hist), (metric, hist)
+        recs = jsonl(out / "trials" / "trial-0001" / "metrics.jsonl")
+        assert [v for _, v in hist] == pytest.approx([r[metric] for r in recs], rel=1e-6)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["trials_failed"] == 1 and summary["trials_completed"] == 2
     assert parent.info.status == "FINISHED" and parent.data.tags["best.key"] in ("trial-0000", "trial-0002")
@@ -150,12 +138,12 @@ def test_tracking_server_restart_mid_search_with_a_password(tmp_path: Path, monk
     try:
         proc = _start(tmp_path, out, 2, 100, "--tracking-uri", with_password(url), "--set", "search.max_concurrent=1",
                       env={"GANSEARCH_FAULT": "pause:after_log@20:trial-0000"})
-        _poll(lambda: (folder / ".fault-paused-20").exists(), proc, tmp_path, 240)
+        wait_for(lambda: (folder / ".fault-paused-20").exists(), proc, tmp_path / "run.log", 240)
         stop_server(server)
         (folder / ".fault-release").write_text("")
         # the trial keeps training while the server is down: its calls go to the buffer
-        _poll(lambda: (folder / "mlflow-buffer.jsonl").exists() and max(_steps(folder / "metrics.jsonl")) >= 40,
-              proc, tmp_path, 240)
+        wait_for(lambda: (folder / "mlflow-buffer.jsonl").exists() and max(_steps(folder / "metrics.jsonl")) >= 40,
+                 proc, tmp_path / "run.log", 240)
         assert AUTH_SECRET.encode() not in (folder / "mlflow-buffer.jsonl").read_bytes()
         server, url2 = basic_auth_server(tmp_path, port)
         assert url2 == url

@@ -7,27 +7,20 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from study_helpers import DIGITS, cache_dir, child_runs, jsonl, optuna_trials
+from study_helpers import DIGITS, GANSEARCH, child_runs, cli_env, jsonl, optuna_trials
 
 pytestmark = pytest.mark.slow
 N = 5
 
 
-def _env(tmp: Path) -> dict[str, str]:
-    return {**os.environ, "GANSEARCH_CACHE_DIR": cache_dir(), "RAY_USAGE_STATS_ENABLED": "0",
-            "MLFLOW_DISABLE_TELEMETRY": "true", "HOME": str(tmp)}
-
-
 def _cmd(out: Path, *extra: str) -> list[str]:
-    gansearch = str(Path(sys.executable).with_name("gansearch"))
     # scheduler none: every trial runs to the end, so "finished" and "interrupted" are unambiguous
-    return [gansearch, "run", str(DIGITS), "--out", str(out), "--num-trials", str(N),
+    return [GANSEARCH, "run", str(DIGITS), "--out", str(out), "--num-trials", str(N),
             "--set", "search.scheduler=none", "--set", "train.steps=40", *extra]
 
 
@@ -55,7 +48,7 @@ def _finished_keys(out: Path) -> set[str]:
 def test_sigkilled_run_resumes_without_duplicates(tmp_path: Path) -> None:
     out = tmp_path / "study"
     log = open(tmp_path / "first.log", "wb")
-    proc = subprocess.Popen(_cmd(out), env=_env(tmp_path), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(_cmd(out), env=cli_env(tmp_path), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         # kill once a trial has finished and another one is half-way (has evaluations, no summary yet)
@@ -101,7 +94,7 @@ def test_sigkilled_run_resumes_without_duplicates(tmp_path: Path) -> None:
             before[k] = (step, grids, lines)
     assert before, "some interrupted trial had a checkpoint"
 
-    second = subprocess.run(_cmd(out, "--resume"), env=_env(tmp_path), capture_output=True, text=True, timeout=400)
+    second = subprocess.run(_cmd(out, "--resume"), env=cli_env(tmp_path), capture_output=True, text=True, timeout=400)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert "resuming:" in second.stdout and "gansearch ui" in second.stdout
 

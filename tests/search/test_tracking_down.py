@@ -14,16 +14,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from study_helpers import DIGITS, cache_dir, child_runs, jsonl, optuna_trials
+from study_helpers import DIGITS, GANSEARCH, child_runs, cli_env, jsonl, optuna_trials, wait_for
 
 pytestmark = pytest.mark.slow
-GANSEARCH = str(Path(sys.executable).with_name("gansearch"))
 
 
 def _cmd(out: Path, url: str, *extra: str) -> list[str]:
@@ -32,8 +29,7 @@ def _cmd(out: Path, url: str, *extra: str) -> list[str]:
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "GANSEARCH_CACHE_DIR": cache_dir(), "RAY_USAGE_STATS_ENABLED": "0",
-            "MLFLOW_DISABLE_TELEMETRY": "true", "HOME": str(tmp), "GANSEARCH_TRACKING_WAIT_S": "4", **extra}
+    return cli_env(tmp, GANSEARCH_TRACKING_WAIT_S="4", **extra)
 
 
 def _server(tmp: Path, port: int | None = None):
@@ -42,17 +38,6 @@ def _server(tmp: Path, port: int | None = None):
     proc, url = start_server(f"sqlite:///{tmp / 'server.db'}", str(tmp / "artifacts"), port, log=tmp / "server.log")
     wait_ready(url, proc, timeout=180)
     return proc, url
-
-
-def _until(cond, proc: subprocess.Popen, log: Path, timeout: float = 300):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        assert proc.poll() is None, log.read_text()[-4000:]
-        time.sleep(0.2)
-    raise AssertionError("timed out: " + log.read_text()[-3000:])
 
 
 def _check_logged_once(out: Path, url: str) -> None:
@@ -78,7 +63,7 @@ def test_server_down_when_the_study_ends_exits_3_then_resume_finishes(tmp_path: 
         with open(log, "wb") as f:
             proc = subprocess.Popen(_cmd(out, url), env=_env(tmp_path, GANSEARCH_FAULT="pause:after_log@20"),
                                     stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
-            _until(lambda: (folder / ".fault-paused-20").exists(), proc, log)
+            wait_for(lambda: (folder / ".fault-paused-20").exists(), proc, log)
             stop_server(server)  # the trial has logged step 20; steps 30 and the close happen with the server down
             (folder / ".fault-release").write_text("")
             rc = proc.wait(timeout=300)
@@ -115,14 +100,14 @@ def test_trial_restarted_while_the_server_is_down_waits_fails_then_resumes(tmp_p
             proc = subprocess.Popen(_cmd(out, url, "--set", "search.max_failures=5"),
                                     env=_env(tmp_path, GANSEARCH_FAULT=faults), stdout=f, stderr=subprocess.STDOUT,
                                     start_new_session=True)
-            _until(lambda: (folder / ".fault-paused-10").exists(), proc, log)
+            wait_for(lambda: (folder / ".fault-paused-10").exists(), proc, log)
             stop_server(server)
             (folder / ".fault-release").write_text("")
             killed = folder / ".fault-kill-after_checkpoint-20"
-            _until(killed.exists, proc, log)
+            wait_for(killed.exists, proc, log)
             first_pid = int((folder / "worker.pid").read_text())
             # Tune restarts the trial: it waits GANSEARCH_TRACKING_WAIT_S for the server, then fails (error.txt)
-            _until(lambda: list(out.glob("tune/run-0/trial-0000_*/error.txt")), proc, log)
+            wait_for(lambda: list(out.glob("tune/run-0/trial-0000_*/error.txt")), proc, log)
             grids = {s: (folder / "samples" / f"step_{s}.png").stat().st_mtime_ns for s in (0, 10, 20)}
             server, _ = _server(tmp_path, int(url.rsplit(":", 1)[1]))
             rc = proc.wait(timeout=300)
