@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gansearch.config.metrics import PROVENANCE, headline, rerun_rank_key, trial_value
+from gansearch.config.metrics import PROVENANCE, headline, rank_key, rerun_rank_key, trial_value
 from gansearch.errors import ConfigError
 
 # Final coverage below half of these counts is called mode collapse (the report states the rule).
@@ -177,7 +177,6 @@ def ranked(study: StudyData) -> list[dict[str, Any]]:
     """Configurations best first: by the rerun mean where reruns exist (not the lucky seed), then the
     remaining trials by their value; trials with no value last; ties to the lower trial key."""
     metric, mode = study.metric, study.mode
-    sign = 1.0 if mode == "min" else -1.0
     by_key = {t.key: t for t in study.trials}
     rows, seen = [], set()
     reruns = [r for r in study.reruns if r.get("mean") is not None and math.isfinite(r["mean"])]
@@ -196,5 +195,5 @@ def ranked(study: StudyData) -> list[dict[str, Any]]:
         rest.append({"key": t.key, "status": t.status, "value": own[1] if own else None, "std": None, "n": 1,
                      "ranked_by": "value", "value_step": own[0] if own else None,
                      "seed_value": own[1] if own else None, "params": t.params})
-    rest.sort(key=lambda r: (r["value"] is None, sign * (r["value"] if r["value"] is not None else 0.0), r["key"]))
+    rest.sort(key=lambda r: (r["value"] is None, *rank_key(r["value"] if r["value"] is not None else 0.0, r["key"], mode)))
     return rows + rest

@@ -97,6 +97,12 @@ def trial_value(records: list[dict[str, Any]], metric: str) -> tuple[int, float]
     return step, float(value)
 
 
+def rank_key(value: float, key: str, mode: str) -> tuple[float, str]:
+    """The one ranking rule of trials (summary, progress line, reruns, export, report): better value first
+    in `mode`, ties to the lower trial key (never to the order trials were listed in)."""
+    return (value if mode == "min" else -value), key
+
+
 def rerun_rank_key(rerun: dict[str, Any], mode: str) -> tuple[int, float, str]:
     """Order of configurations rerun with fresh seeds (summary, export and report share it): those whose
     every seed ended with a value first, then by how many seeds diverged or failed; within that, by the
@@ -107,4 +113,4 @@ def rerun_rank_key(rerun: dict[str, Any], mode: str) -> tuple[int, float, str]:
     mean = rerun.get("mean")
     ok = isinstance(mean, (int, float)) and not isinstance(mean, bool) and math.isfinite(mean)
     lost = int(rerun.get("n_diverged") or 0) + int(rerun.get("n_failed") or 0)
-    return lost, ((mean if mode == "min" else -mean) if ok else math.inf), str(rerun.get("key"))
+    return (lost, *rank_key(mean, str(rerun.get("key")), mode)) if ok else (lost, math.inf, str(rerun.get("key")))

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from gansearch.config.metrics import rerun_rank_key
+from gansearch.config.metrics import rank_key, rerun_rank_key
 from gansearch.errors import ConfigError
 
 
@@ -31,7 +31,6 @@ def rank_trials(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """Candidates in export order: {key, run_id, status, ranked_by, rank_value, rerun?}."""
     mode = summary["mode"]
     by_key = {t["key"]: t for t in summary.get("trials", [])}
-    sign = 1.0 if mode == "min" else -1.0
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     reruns = [r for r in summary.get("reruns") or [] if _finite(r.get("mean")) and r.get("key") in by_key]
@@ -41,7 +40,7 @@ def rank_trials(summary: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({**_base(t), "ranked_by": "rerun_mean", "rank_value": float(r["mean"]), "rerun": rerun})
         seen.add(r["key"])
     rest = [t for t in summary.get("trials", []) if t["key"] not in seen and _finite(t.get("value"))]
-    for t in sorted(rest, key=lambda t: (sign * float(t["value"]), t["key"])):
+    for t in sorted(rest, key=lambda t: rank_key(float(t["value"]), t["key"], mode)):
         out.append({**_base(t), "ranked_by": "value", "rank_value": float(t["value"])})
     return out
 

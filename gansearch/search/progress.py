@@ -9,6 +9,7 @@ from typing import Any
 
 from ray.tune import Callback
 
+from gansearch.config.metrics import rank_key
 from gansearch.search.metrics_export import StudyMetrics
 from gansearch.search.space import TRIAL_KEY
 from gansearch.tracking.runs import close_trial_run
@@ -51,8 +52,7 @@ class StudyCallback(Callback):
         self.study_dir = study_dir  # trials/<key>/ holds each trial's buffer of calls a down server missed
 
     def _update_best(self) -> None:
-        sign = 1.0 if self.mode == "min" else -1.0
-        self.best = min(((v, k) for k, v in self.values.items()), key=lambda vk: (sign * vk[0], vk[1]), default=None)
+        self.best = min(((v, k) for k, v in self.values.items()), key=lambda vk: rank_key(*vk, self.mode), default=None)
         if self.best is not None:
             self.metrics.best(self.best[0])
 

@@ -17,6 +17,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from gansearch.config.metrics import rank_key, rerun_rank_key
+
 RERUN_KEY = re.compile(r"^(?P<of>.+)-seed(?P<seed>\d+)$")
 
 
@@ -37,7 +39,7 @@ def pick_top(trials: list[dict[str, Any]], k: int, mode: str) -> list[dict[str, 
     """The k best search trials that finished with a finite value (diverged and failed ones never qualify)."""
     ok = [t for t in trials if t.get("value") is not None and math.isfinite(t["value"])
           and t.get("status") in ("completed", "stopped-early") and not is_rerun(t["key"])]
-    ok.sort(key=lambda t: (t["value"] if mode == "min" else -t["value"], t["key"]))  # ties: the lower key
+    ok.sort(key=lambda t: rank_key(t["value"], t["key"], mode))
     return ok[:k]
 
 
@@ -63,8 +65,6 @@ def summarize_reruns(top: list[dict[str, Any]], seeds: list[int], by_key: dict[s
     """Mean ± std of each configuration's value over the fresh seeds that ended with one, and how many
     diverged or failed; ordered by gansearch.config.metrics.rerun_rank_key (a configuration that diverged
     on any seed ranks below every one that converged on all)."""
-    from gansearch.config.metrics import rerun_rank_key
-
     out = []
     for t in top:
         runs = []

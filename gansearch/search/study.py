@@ -311,7 +311,7 @@ def summarize(study_dir: Path, plan: Plan, uri: str, exp_id: str, parent: str) -
     """Every trial's value of the (first) objective (`config.metrics.trial_value`: its last evaluation),
     read back from its folder; statuses from MLflow. Trials whose distances come from different feature
     networks are not ranked against each other: the summary then names them and has no best."""
-    from gansearch.config.metrics import FEATURE_NET_HASH, trial_value
+    from gansearch.config.metrics import FEATURE_NET_HASH, rank_key, trial_value
     from gansearch.tracking.runs import client
 
     c = client(uri)
@@ -339,7 +339,7 @@ def summarize(study_dir: Path, plan: Plan, uri: str, exp_id: str, parent: str) -
         })
     ranked = [t for t in trials if t["value"] is not None]
     # ties (equal values) go to the lower trial key, never to the order the folders were listed in
-    ranked.sort(key=lambda t: ((t["value"] if plan.mode == "min" else -t["value"]), t["key"]))
+    ranked.sort(key=lambda t: rank_key(t["value"], t["key"], plan.mode))
     refused = None
     if len(hashes) > 1:
         refused = ("trials were scored by different feature networks (" + "; ".join(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gansearch.config.metrics import PROVENANCE
 from gansearch.tracking import conventions as cv
 from gansearch.tracking.runs import client
 
@@ -68,7 +69,7 @@ def metrics_at_step(uri: str, run_id: str, step: int) -> dict[str, Any]:
         at = [m for m in c.get_metric_history(run_id, name) if m.step == step]
         if at:
             out[name] = max(at, key=lambda m: m.timestamp).value
-    for k in cv.PROVENANCE_KEYS:
+    for k in PROVENANCE:
         if k in run.data.tags:
             out[k] = _number(run.data.tags[k])
     return out

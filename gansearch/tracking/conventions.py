@@ -22,10 +22,8 @@ TAG_SEED = "train.seed"  # the seed a rerun trained with (one name with the spac
 
 STATUSES = ("running", "completed", "stopped-early", "diverged", "failed")
 
-# Record keys that describe the metric rather than measure it: tags, not metrics.
-PROVENANCE_KEYS = PROVENANCE
-# Record keys that are not metrics at all.
-NOT_METRICS = ("step", "grid") + PROVENANCE_KEYS
+# Record keys that are not metrics at all (PROVENANCE describes the metrics: tags, not metrics).
+NOT_METRICS = ("step", "grid") + PROVENANCE
 # A non-finite worst case is logged as this bound (stores and JSON differ on how they keep inf).
 WORST = 1e30
 
@@ -109,7 +107,7 @@ def record_metrics(record: Mapping[str, Any]) -> dict[str, float]:
 
 
 def record_tags(record: Mapping[str, Any]) -> dict[str, str]:
-    return {k: str(record[k]) for k in PROVENANCE_KEYS if k in record}
+    return {k: str(record[k]) for k in PROVENANCE if k in record}
 
 
 def trial_tags(params: Mapping[str, Any]) -> dict[str, str]:
