@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from gansearch.analysis import figures
+from gansearch.analysis import figures, pbt_figures
 from gansearch.analysis.convergence import OSCILLATION
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "report.html.j2"
@@ -41,6 +41,8 @@ def plots(report: Mapping[str, Any]) -> dict[str, Any]:
                         for by in ("balance", "loss") if conv["oscillation"][by]],
         "failures": [figures.to_div(figures.failure_bars(conv["failures"][f"by_{by}"], by), f"failures-{by}")
                      for by in ("balance", "loss") if conv["failures"][f"by_{by}"]],
+        "pbt": [figures.to_div(pbt_figures.schedules(report["pbt"]), "pbt-schedules"),
+                figures.to_div(pbt_figures.lineage(report["pbt"]), "pbt-lineage")] if report.get("pbt") else [],
     }
     return out
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from gansearch.analysis.budget import budget_section
+from gansearch.analysis.pbt_figures import pbt_section
 from gansearch.analysis.convergence import collapse_rule, curves, failure_shares, oscillation_by_group
 from gansearch.analysis.study_data import COVERAGE, StudyData, ranked
 
@@ -101,5 +102,7 @@ def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_
             },
         },
         "samples": samples,
+        "pbt": pbt_section([(t.key, t.folder, t.last.get("step")) for t in study.trials], study.train_steps,
+                           study.log_scaled),
     }
     return json_safe(report)

@@ -99,6 +99,18 @@ class RerunConfig(_Closed):
     seeds: StrictInt = Field(3, ge=2, le=1000, description="fresh seeds per configuration")
 
 
+class PBTConfig(_Closed):
+    """Population Based Training (Jaderberg et al. 2017): every `perturbation_interval` trainer steps the
+    worst `quantile_fraction` of the population copies the weights of one of the best and continues with
+    its hyperparameters, each name in `mutate` multiplied by 0.8 or 1.2 (or, with `resample_probability`,
+    drawn again from its range)."""
+
+    perturbation_interval: StrictInt = Field(..., ge=1, description="trainer steps between perturbations")
+    quantile_fraction: StrictFloat = Field(0.25, gt=0.0, le=0.5)
+    resample_probability: StrictFloat = Field(0.25, ge=0.0, le=1.0)
+    mutate: list[StrictStr] = Field(..., min_length=1, description="continuous hyperparameters PBT may change")
+
+
 class SearchConfig(_Closed):
     """How `gansearch run` searches; names of samplers/schedulers match gansearch.search's tables."""
 
@@ -113,6 +125,7 @@ class SearchConfig(_Closed):
     objectives: list[Objective] | None = None  # several: multi-objective (the first drives the scheduler)
     max_failures: StrictInt = Field(2, ge=0, le=100, description="restarts of a crashed trial from its last checkpoint")
     rerun_top_k: RerunConfig | None = None
+    pbt: PBTConfig | None = None  # with scheduler: pbt
 
 
 class SpaceFile(_Closed):

@@ -14,6 +14,17 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _schedule(schedule: list[dict[str, Any]] | None) -> list[str]:
+    """A PBT member's weights were trained under several settings, some by other members: say which."""
+    if not schedule:
+        return []
+    out = ["", "Population Based Training: the table holds the last settings. From each step on:", ""]
+    for s in schedule:
+        origin = f" (weights copied from `{s['from']}`)" if s.get("from") else ""
+        out.append(f"- step {s['step']}{origin}: " + ", ".join(f"`{k}` {_fmt(v)}" for k, v in sorted(s["params"].items())))
+    return out
+
+
 def render(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
     sf = config["space_file"]
     ma = config["model_args"]
@@ -40,6 +51,7 @@ def render(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
         "| name | value |",
         "|---|---|",
         *[f"| `{k}` | {_fmt(v)} |" for k, v in sorted(config["params"].items())],
+        *_schedule(config.get("schedule")),
         "",
         f"Model: `{json.dumps(model)}`. Training: {train['steps']} steps, batch {train['batch_size']}, "
         f"`train.seed` {metrics['train.seed']}, device `{train['device']}`, precision `{train['precision']}`.",

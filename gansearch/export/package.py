@@ -48,6 +48,10 @@ def export_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any],
             "num_params": sum(p.numel() for p in g.parameters()),
         },
     }
+    lineage = json.loads(state.get("lineage", "[]"))
+    if lineage:  # PBT: the hyperparameters that made these weights changed at each exploit (search/pbt.py)
+        config["schedule"] = [{"step": 0, "params": lineage[0]["before"]}] + [
+            {"step": e["step"], "from": e["from"], "params": e["params"]} for e in lineage]
     train_seed = int(space_file["train"]["seed"])
     metrics = {
         "format": FORMAT,

@@ -64,6 +64,41 @@ SINGLE_OBJECTIVE_ONLY = ("cmaes",)
 NEEDS_PACKAGE = {"cmaes": "cmaes"}
 
 
+CONTINUOUS = ("uniform", "loguniform")  # what PBT may multiply by 0.8/1.2 and keep inside the range
+
+
+def pbt_errors(cfg: SpaceFile, n_objectives: int) -> list[ConfigError]:
+    """PBT's rules: a `search.pbt` section; only continuous hyperparameters mutate; a perturbation lands
+    on an evaluation (PBT compares members by their last evaluated value) before the last step."""
+    from gansearch.config import Dist
+
+    s, errs = cfg.search, []
+    if s.pbt is None:
+        return [ConfigError("search.pbt", "must be set with search.scheduler: pbt (perturbation_interval, mutate)", None,
+                            show_value=False)]
+    for i, name in enumerate(s.pbt.mutate):
+        entry = cfg.space.get(name)
+        if not isinstance(entry, Dist) or entry.type not in CONTINUOUS or entry.step is not None:
+            kind = "not in space" if name not in cfg.space else ("a constant" if not isinstance(entry, Dist) else
+                                                                 f"{entry.type}" + (" with step" if entry.step else ""))
+            errs.append(ConfigError(f"search.pbt.mutate[{i}]", "must name a continuous hyperparameter of space "
+                                    f"(uniform or loguniform, no step; {name} is {kind})", name))
+    if len(set(s.pbt.mutate)) != len(s.pbt.mutate):
+        errs.append(ConfigError("search.pbt.mutate", "must not repeat a name", s.pbt.mutate))
+    every, interval = cfg.eval.every, s.pbt.perturbation_interval
+    if interval % every or interval >= cfg.train.steps:
+        errs.append(ConfigError("search.pbt.perturbation_interval", f"must be a multiple of eval.every ({every}) "
+                                f"below train.steps ({cfg.train.steps})", interval))
+    if n_objectives > 1:
+        errs.append(ConfigError("search.scheduler", "must not be pbt with several objectives (PBT ranks the "
+                                "population by one metric)", s.scheduler))
+    if s.rerun_top_k is not None:
+        errs.append(ConfigError("search.rerun_top_k", "must be unset with search.scheduler: pbt (a member's result "
+                                "comes from a schedule and weights copied from other members: fresh seeds can't "
+                                "repeat it)", s.rerun_top_k.model_dump()))
+    return errs
+
+
 @dataclass(frozen=True)
 class Plan:
     objectives: tuple[tuple[str, str], ...]  # (metric, mode); the first drives the scheduler
@@ -114,8 +149,9 @@ def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
     if pkg and importlib.util.find_spec(pkg) is None:
         errs.append(ConfigError("search.sampler", f"needs the Python package {pkg} (pip install {pkg})", s.sampler))
     if s.scheduler == "pbt":
-        errs.append(ConfigError("search.scheduler", "must be asha, hyperband or none (pbt is not supported yet: "
-                                "it mutates configs, which trial resume refuses)", s.scheduler))
+        errs.extend(pbt_errors(cfg, len(objectives)))
+    elif s.pbt is not None:
+        errs.append(ConfigError("search.pbt", "must be set only with search.scheduler: pbt", s.scheduler))
     if cfg.eval.every > cfg.train.steps:
         errs.append(ConfigError("eval.every", f"must be <= train.steps ({cfg.train.steps}) for a search", cfg.eval.every))
     n = num_trials if num_trials is not None else s.num_trials

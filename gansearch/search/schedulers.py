@@ -26,10 +26,8 @@ def _hyperband(cfg: SpaceFile, metric: str, mode: str) -> Any:
 
 
 def _pbt(cfg: SpaceFile, metric: str, mode: str) -> Any:
-    from ray.tune.schedulers import PopulationBasedTraining
-
-    return PopulationBasedTraining(time_attr="step", metric=metric, mode=mode,
-                                   perturbation_interval=cfg.eval.every, hyperparam_mutations={})
+    """PBT's scheduler needs the population and the Optuna study: gansearch.search.pbt.fit builds it."""
+    raise TypeError("search.scheduler pbt is run by gansearch.search.pbt.fit, not from this table")
 
 
 def _none(cfg: SpaceFile, metric: str, mode: str) -> Any:

@@ -172,7 +172,8 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     storage = _open_storage(study_dir)
     # A resumed study's sampler gets a fresh seed (seed + trials so far): the same seed would replay the
     # first run's random draws and sample the same configs again.
-    finished, resumed, existing = close_interrupted(storage) if resume else ([], [], 0)
+    pbt = cfg.search.scheduler == "pbt"  # its population resumes by itself (search/pbt.py)
+    finished, resumed, existing = close_interrupted(storage) if resume and not pbt else ([], [], 0)
     if resume:  # calls a down server missed in the last run go first, in order
         _flush(study_dir, uri, exp_id, parent, echo)
     close_finished_runs(finished, uri, exp_id, parent)
@@ -188,7 +189,11 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
             net_hash = _warm_feature_cache(cfg, echo)
             if address:  # a cluster: every node must write the study folder, see the data and the feature net
                 preflight.check_nodes(study_dir, cfg.data, feature_net_hash=net_hash)
-            if remaining > 0:
+            if pbt:
+                from gansearch.search import pbt as pbt_mod
+
+                pbt_mod.fit(cfg, plan, study_dir, storage, uri, exp_id, parent, echo)
+            elif remaining > 0:
                 _tune(cfg, plan, study_dir, storage, uri, exp_id, parent, remaining, done, cfg.search.seed + existing)
             top_seeds = _rerun(cfg, plan, study_dir, uri, exp_id, parent, echo) if reruns else None
         finally:
@@ -328,6 +333,9 @@ def summarize(study_dir: Path, plan: Plan, uri: str, exp_id: str, parent: str) -
         value = None if status == "failed" else trial_value(recs, plan.metric)  # FAIL in Optuna: no number
         run_json = folder / "run.json"
         params = json.loads(run_json.read_text()).get("params", {}) if run_json.exists() else {}
+        pbt = json.loads((folder / "pbt.json").read_text()) if (folder / "pbt.json").exists() else None
+        if pbt is not None:  # a PBT member: the hyperparameters its final weights trained with, and how it got there
+            params = pbt["params"]
         for r in recs:
             if r.get(FEATURE_NET_HASH):
                 hashes.setdefault(r[FEATURE_NET_HASH], []).append(folder.name)
@@ -335,7 +343,8 @@ def summarize(study_dir: Path, plan: Plan, uri: str, exp_id: str, parent: str) -
             "key": folder.name, "status": status,
             "run_id": run.info.run_id if run else None, "value": value[1] if value else None,
             "value_step": value[0] if value else None, "last_step": recs[-1]["step"] if recs else None,
-            "params": params,
+            "params": params, **({"pbt": {"initial": pbt["initial"], "lineage": [
+                {k: e[k] for k in ("step", "from", "params")} for e in pbt["lineage"]]}} if pbt else {}),
         })
     ranked = [t for t in trials if t["value"] is not None]
     # ties (equal values) go to the lower trial key, never to the order the folders were listed in

@@ -8,6 +8,7 @@ last). A trial resumed by --resume finds its folder and its MLflow run by its st
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import shutil
@@ -80,6 +81,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     from ray import tune
 
     from gansearch.config import SpaceFile
+    from gansearch.search import pbt
     from gansearch.search.space import RERUN_OF, SEED_KEY, split_config
     from gansearch.tracking.runs import TrialRun, wait_s
     from gansearch.trainer import checkpoint as ckpt_mod
@@ -93,9 +95,15 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / ckpt_mod.FILENAME
     restored = tune.get_checkpoint()
-    if restored is not None and not ckpt_path.exists():  # e.g. moved to another node
+    donor: dict[str, Any] | None = None  # PBT: the member whose checkpoint this trial continues from
+    if restored is not None:
         with restored.as_directory() as d:
-            shutil.copy2(Path(d) / ckpt_mod.FILENAME, ckpt_path)
+            wrote = pbt.owner(Path(d))
+            if wrote is not None and wrote["key"] != key:
+                shutil.copy2(Path(d) / ckpt_mod.FILENAME, run_dir / pbt.DONOR_FILE)
+                donor = wrote
+            elif not ckpt_path.exists():  # e.g. moved to another node
+                shutil.copy2(Path(d) / ckpt_mod.FILENAME, ckpt_path)
     metric, mode = ctx.objectives[0]
     (run_dir / "worker.pid").write_text(f"{os.getpid()}\n")  # which process trains it (fault tests, debugging)
     run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key, params, trial_dir=run_dir)
@@ -127,14 +135,21 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
             shutil.rmtree(tune_dir, ignore_errors=True)
             tune_dir.mkdir()
             shutil.copy2(ckpt_path, tune_dir / ckpt_mod.FILENAME)
+            (tune_dir / pbt.OWNER).write_text(json.dumps({"key": key, "step": step}))
             checkpoint = tune.Checkpoint.from_directory(str(tune_dir))
         reported = True
         tune.report(metrics, checkpoint=checkpoint)
 
     try:
         trainer = Trainer(cfg, run_dir, params)
-        if trainer.restore():  # its folder's checkpoint: evaluations it holds that MLflow missed go first
+        if donor is not None:  # PBT's exploit: durable before anything trains
+            step = trainer.adopt(run_dir / pbt.DONOR_FILE, {"from": donor["key"]})
+            trainer.save_checkpoint(step, ckpt_path)
+            (run_dir / pbt.DONOR_FILE).unlink()
+        elif trainer.restore():  # its folder's checkpoint: evaluations it holds that MLflow missed go first
             catch_up(run, trainer, run_dir, metric, mode, ctx.objectives)
+        if cfg.search.scheduler == "pbt" and SEED_KEY not in config:
+            pbt.record(run, trainer, cfg, run_dir)
         summary = trainer.run(report)
         if not reported and summary.get("final"):  # resumed at the last step: nothing left to evaluate
             tune.report(tune_metrics(summary["final"], ctx.objectives))

@@ -37,7 +37,9 @@ def max_concurrent(cfg: SpaceFile, resources: dict[str, float] | None = None) ->
 
 
 def fit(cfg: SpaceFile, plan: Plan, study_dir: Path, ctx: Any, *, callback: Any, num_samples: int,
-        search_alg: Any, scheduler: Any = None, prefix: str = "run") -> None:
+        search_alg: Any, scheduler: Any = None, prefix: str = "run", keep_checkpoints: int | None = 1) -> None:
+    """`keep_checkpoints`: Tune checkpoints kept per trial (None: all; PBT copies a donor's at a step it
+    may have trained past by the time the member that copies it starts)."""
     from ray import tune
 
     from gansearch.search.trainable import run_trial
@@ -54,7 +56,7 @@ def fit(cfg: SpaceFile, plan: Plan, study_dir: Path, ctx: Any, *, callback: Any,
         ),
         run_config=tune.RunConfig(
             name=f"{prefix}-{n}", storage_path=str(tune_dir), verbose=0, callbacks=[callback],
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=plan.metric,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=keep_checkpoints, checkpoint_score_attribute=plan.metric,
                                                     checkpoint_score_order=plan.mode),
             failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
         ),

@@ -19,6 +19,10 @@ TAG_LOSS = "loss"
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RERUN_OF = "gansearch.rerun_of"  # a rerun's search trial (search.rerun_top_k)
 TAG_SEED = "train.seed"  # the seed a rerun trained with (one name with the space file's field)
+# PBT (search.scheduler: pbt): MLflow params are immutable, so a member's hyperparameters are also metrics
+# `hp/<name>`, one point where each value starts; its exploits as `key@step`, oldest first, comma-separated
+TAG_PBT_FROM = "pbt.exploited_from"
+HP_PREFIX = "hp/"
 
 STATUSES = ("running", "completed", "stopped-early", "diverged", "failed")
 

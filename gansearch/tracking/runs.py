@@ -192,7 +192,22 @@ class TrialRun:
             self._call("log_artifact", run_id=self.run_id, path=str(checkpoint), artifact_path="checkpoint")
 
     def set_status(self, status: str) -> None:
-        self._call("set_tag", run_id=self.run_id, key=cv.TAG_STATUS, value=status)
+        self.set_tag(cv.TAG_STATUS, status)
+
+    def set_tag(self, key: str, value: str) -> None:
+        self._call("set_tag", run_id=self.run_id, key=key, value=value)
+
+    def log_points(self, key: str, points: list[tuple[int, float]]) -> int:
+        """Points of one metric at the steps it has no point at yet, so a resumed trial logs each once
+        (a point whose history can't be read is logged: the server was reachable a moment ago)."""
+        try:
+            have = {m.step for m in self.c.get_metric_history(self.run_id, key)}
+        except Exception:  # noqa: BLE001
+            have = set()
+        new = [(step, value) for step, value in points if step not in have]
+        for step, value in new:
+            self._call("log_batch", **batch_args(self.run_id, {key: value}, step))
+        return len(new)
 
     def flush(self, timeout_s: float = 0.0) -> bool:
         """The trial ends: replay what is pending (retrying up to `timeout_s`); True when nothing is left."""

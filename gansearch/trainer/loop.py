@@ -98,6 +98,7 @@ class Trainer:
         self.pool = pool_size(cfg.eval.num_samples, cfg.eval.grid)
         self.last_d: float | None = None  # D's last loss, read only by strategies that need it (skip_d)
         self.start_step: int | None = None  # the checkpoint's step once restored (None: a fresh run)
+        self.lineage: list[dict[str, Any]] = []  # PBT: each time this run took another member's weights
 
     def _sample_real(self, n: int) -> torch.Tensor:
         x = self.data.sample(n, self.data_gen)
@@ -201,6 +202,7 @@ class Trainer:
             "rng_noise": self.noise_gen.get_state(),
             "records": self.records.state(),
             "last_d": float("nan") if self.last_d is None else self.last_d,
+            "lineage": json.dumps(self.lineage),
         }
         checkpoint.save(path, state)
         return path
@@ -209,16 +211,49 @@ class Trainer:
         state = checkpoint.load(path, map_location=self.device)
         cfg, params = checkpoint.config_of(state)
         checkpoint.check_same_run(path, cfg, params, self.cfg.model_dump(mode="json"), json.loads(json.dumps(self.params)))
+        self._load_models(state)
+        self._load_history(state)
+        return int(state["step"])
+
+    def _load_models(self, state: dict[str, Any]) -> None:
         self.g.load_state_dict(state["g"])
         self.d.load_state_dict(state["d"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        self.last_d = None if state["last_d"] != state["last_d"] else float(state["last_d"])  # NaN: none yet
+
+    def _load_history(self, state: dict[str, Any]) -> None:
         torch.set_rng_state(state["rng_torch"].cpu())
         self.data_gen.set_state(state["rng_data"].cpu())
         self.noise_gen.set_state(state["rng_noise"].cpu())
         self.records.restore(state["records"])
-        self.last_d = None if state["last_d"] != state["last_d"] else float(state["last_d"])  # NaN: none yet
-        return int(state["step"])
+        self.lineage = json.loads(state.get("lineage", "[]"))
+
+    def adopt(self, donor_path: Path, event: dict[str, Any]) -> int:
+        """PBT's exploit: this run continues from another member's weights and optimizer moments (its
+        models are built from its new hyperparameters, the donor's), at its own step. It keeps its own
+        history (records, loss sums, RNG streams, lineage) from its folder's checkpoint, so its metrics
+        stay one curve. Returns the step; `event` (`from`: the donor's name) goes into the lineage."""
+        own_path = self.out / checkpoint.FILENAME
+        own = checkpoint.load(own_path, map_location=self.device)
+        step, lineage = int(own["step"]), json.loads(own.get("lineage", "[]"))
+        if lineage and lineage[-1]["step"] == step and lineage[-1]["from"] == event["from"]:
+            self.start_step = self._resume(own_path)  # adopted already: the trial restarted before reporting
+            return step
+        donor = checkpoint.load(donor_path, map_location=self.device)
+        for path, state in ((own_path, own), (donor_path, donor)):  # the same run in all but the params
+            cfg, params = checkpoint.config_of(state)
+            checkpoint.check_same_run(path, cfg, params, self.cfg.model_dump(mode="json"), params)
+        self._load_history(own)
+        self._load_models(donor)
+        betas = (float(self.hp["beta1"]), float(self.hp["beta2"]))
+        for opt, lr in ((self.opt_g, self.lr_g), (self.opt_d, self.lr_d)):
+            for group in opt.param_groups:  # the donor's moments; the step size is this member's own
+                group.update(lr=lr, betas=betas, weight_decay=float(self.hp["weight_decay"]))
+        self.lineage.append({"step": step, **event, "donor_step": int(donor["step"]),
+                             "before": checkpoint.config_of(own)[1], "params": self.params})
+        self.start_step = step
+        return step
 
     def _meta(self) -> dict[str, Any]:
         return {

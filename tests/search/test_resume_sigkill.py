@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from study_helpers import DIGITS, GANSEARCH, child_runs, cli_env, jsonl, optuna_trials
+from study_helpers import DIGITS, GANSEARCH, child_runs, cli_env, descendants, jsonl, optuna_trials
 
 pytestmark = pytest.mark.slow
 N = 5
@@ -22,23 +22,6 @@ def _cmd(out: Path, *extra: str) -> list[str]:
     # scheduler none: every trial runs to the end, so "finished" and "interrupted" are unambiguous
     return [GANSEARCH, "run", str(DIGITS), "--out", str(out), "--num-trials", str(N),
             "--set", "search.scheduler=none", "--set", "train.steps=40", *extra]
-
-
-def _descendants(pid: int) -> list[int]:
-    """PIDs below `pid`, from /proc (psutil is not a dependency)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def _finished_keys(out: Path) -> set[str]:
@@ -63,7 +46,7 @@ def test_sigkilled_run_resumes_without_duplicates(tmp_path: Path) -> None:
                 break
             time.sleep(0.3)
         assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-        helpers = _descendants(proc.pid)
+        helpers = descendants(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

@@ -56,7 +56,7 @@ def test_plan_rejects_unknown_metric_and_unsupported_combinations() -> None:
         make_plan(load(DIGITS, ["search.metric=fidd"]))
     assert str(e.value).startswith("search.metric: must be a metric of digits runs with these eval settings "
                                    "(fd_classifier, kd_classifier,")
-    with pytest.raises(ConfigErrors, match="search.scheduler: must be asha, hyperband or none"):
+    with pytest.raises(ConfigErrors, match=r"search.pbt: must be set with search.scheduler: pbt"):
         make_plan(load(DIGITS, ["search.scheduler=pbt"]))
     with pytest.raises(ConfigErrors, match=r"search.objectives\[1\].metric"):
         make_plan(load(DIGITS, ["search.objectives=[{metric: fd_classifier}, {metric: nope}]"]))
@@ -147,3 +147,37 @@ def test_concurrency_counts_gpus_as_well_as_cpus() -> None:
     assert max_concurrent(load(DIGITS, ["search.max_concurrent=5"]), {"CPU": 1.0}) == 5
     cfg = load(DIGITS, ["search.resources_per_trial={cpu: 1, gpu: 0.1}"])
     assert max_concurrent(cfg, {"CPU": 64.0, "GPU": 1.0}) == 10  # 1 / 0.1 is 9.999... in floats
+
+
+TINY = Path(__file__).resolve().parent / "tiny.yaml"
+PBT = ["search.scheduler=pbt", "search.pbt={perturbation_interval: 10, mutate: [lr_g, gp_weight]}"]
+
+
+def test_pbt_mutates_only_continuous_hyperparameters_on_evaluation_steps() -> None:
+    """PBT multiplies a value by 0.8 or 1.2: only a continuous range can take that; it compares members
+    by their last evaluation, so a perturbation lands on an evaluation step."""
+    assert make_plan(load(TINY, PBT)).metric == "fd_classifier"  # gp_weight: conditional, still continuous
+    cases = {
+        "search.pbt.mutate=[loss]": "search.pbt.mutate[0]: must name a continuous hyperparameter of space "
+                                    "(uniform or loguniform, no step; loss is categorical), got 'loss'",
+        "search.pbt.mutate=[beta1]": "search.pbt.mutate[0]: must name a continuous hyperparameter of space "
+                                     "(uniform or loguniform, no step; beta1 is a constant), got 'beta1'",
+        "search.pbt.mutate=[n_critic]": "(uniform or loguniform, no step; n_critic is not in space), got 'n_critic'",
+        "search.pbt.perturbation_interval=15": "search.pbt.perturbation_interval: must be a multiple of eval.every "
+                                               "(10) below train.steps (30), got 15",
+        "search.rerun_top_k={k: 2}": "search.rerun_top_k: must be unset with search.scheduler: pbt",
+    }
+    for override, message in cases.items():
+        with pytest.raises(ConfigErrors) as e:
+            make_plan(load(TINY, [*PBT, override]))
+        assert message in str(e.value), str(e.value)
+    with pytest.raises(ConfigErrors, match="search.pbt: must be set only with search.scheduler: pbt"):
+        make_plan(load(TINY, [PBT[1]]))
+
+
+def test_pbt_error_is_one_line_exit_2_before_any_trial(tmp_path: Path) -> None:
+    r = subprocess.run([str(Path(sys.executable).with_name("gansearch")), "run", str(TINY), "--out", str(tmp_path / "s"),
+                        "--set", PBT[0], "--set", PBT[1], "--set", "search.pbt.mutate=[loss]"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("search.pbt.mutate[0]: must name a continuous hyperparameter") and not (tmp_path / "s").exists()

@@ -1,0 +1,281 @@
+"""`search.scheduler: pbt`: Population Based Training (Jaderberg et al. 2017) with Ray Tune's scheduler.
+
+The population is `search.num_trials` members, sampled up front by the study's Optuna sampler (Ray's PBT
+refuses to run beside a searcher, so the members reach Tune as fixed configs; `population.json` keeps
+them). PBT runs synchronously: each member pauses at every `perturbation_interval` steps until all got
+there, so a donor's checkpoint is at the very step of the member that copies it. Then the worst
+`quantile_fraction` each take one of the best's checkpoint (weights and optimizer moments) and its
+hyperparameters, each name in `mutate` multiplied by 0.8 or 1.2 (or, with `resample_probability`, drawn
+again), kept inside its range. The trial itself (`trainable.run_trial`) sees a Tune checkpoint written by
+another member and adopts it (`Trainer.adopt`): it keeps its own records, RNG streams and lineage.
+
+What Optuna is told. A member's Optuna trial stands for its initial configuration trained from scratch.
+Its evaluations are reported as intermediate values until its first exploit; there it is told PRUNED (that
+configuration trained so many steps and lost) and nothing more: after the exploit neither the weights nor
+the configuration are its own. A member never exploited ends COMPLETE with its final value, a diverged one
+FAIL. PBT's own choices are not sampled by Optuna, so they are not in Optuna's importance either.
+
+Resume (`--resume` after a crash): every member that has not finished continues from its folder's
+checkpoint with the hyperparameters that checkpoint was trained with, in a new Tune run whose perturbations
+fall on the same multiples of `perturbation_interval`. An exploit decided but not yet started by the
+member when the crash came is lost: the member goes on as it was (its Optuna trial stays PRUNED).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
+
+from gansearch.config import Dist, SpaceFile
+from gansearch.search.space import META_KEYS, TRIAL_KEY, define_by_run
+
+log = logging.getLogger(__name__)
+POPULATION = "population.json"  # in the study folder: [{key, number, config}] in Optuna's order
+OWNER = "owner.json"  # in each Tune checkpoint: which member wrote it, at which step
+DONOR_FILE = "donor-checkpoint.pt"  # in a member's folder while it adopts another's checkpoint
+FACTORS = (0.8, 1.2)
+
+
+def population(study_dir: Path, study: Any, cfg: SpaceFile, n: int) -> list[dict[str, Any]]:
+    """The members: asked from the Optuna study once, then read back (a resumed study keeps its own)."""
+    path = study_dir / POPULATION
+    if path.exists():
+        return json.loads(path.read_text())
+    fn = define_by_run(cfg.space)
+    members = []
+    for _ in range(n):
+        t = study.ask()
+        constants = fn(t)
+        members.append({"key": constants[TRIAL_KEY], "number": t.number, "config": {**t.params, **constants}})
+    path.write_text(json.dumps(members, indent=2))
+    return members
+
+
+def current_config(study_dir: Path, member: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """A member's config and step now: its folder checkpoint's params and step, else the initial config."""
+    from gansearch.trainer import checkpoint
+
+    path = study_dir / "trials" / member["key"] / checkpoint.FILENAME
+    if not path.exists():
+        return dict(member["config"]), 0
+    state = checkpoint.load(path)
+    _, params = checkpoint.config_of(state)
+    return {**params, **{k: v for k, v in member["config"].items() if k in META_KEYS}}, int(state["step"])
+
+
+def finished(study_dir: Path, key: str) -> bool:
+    path = study_dir / "trials" / key / "metrics.json"
+    return path.exists() and json.loads(path.read_text()).get("status") in ("completed", "diverged")
+
+
+def explore(donor: dict[str, Any], own: dict[str, Any], cfg: SpaceFile, rng: random.Random) -> tuple[dict[str, Any], dict[str, str]]:
+    """The donor's hyperparameters, each name of `mutate` it has perturbed; the member keeps its own key."""
+    p = cfg.search.pbt
+    assert p is not None
+    new = {k: v for k, v in donor.items() if k not in META_KEYS}
+    new.update({k: v for k, v in own.items() if k in META_KEYS})
+    ops: dict[str, str] = {}
+    for name in p.mutate:
+        if name not in new:
+            continue  # a conditional parameter the donor's configuration does not use
+        d = cfg.space[name]
+        assert isinstance(d, Dist) and d.low is not None and d.high is not None
+        lo, hi = float(d.low), float(d.high)
+        if rng.random() < p.resample_probability:
+            log_scale = d.type == "loguniform" or d.log
+            u = rng.random()
+            new[name] = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))) if log_scale else lo + u * (hi - lo)
+            ops[name] = "resample"
+        else:
+            f = rng.choice(FACTORS)
+            new[name] = min(hi, max(lo, float(donor[name]) * f))
+            ops[name] = f"* {f}"
+    return new, ops
+
+
+class OptunaMembers:
+    """Tells the study's Optuna trials what their initial configurations did (see the module's docstring)."""
+
+    def __init__(self, study: Any, members: list[dict[str, Any]], metric: str, max_step: int) -> None:
+        import optuna
+
+        self.study, self.metric, self.max_step = study, metric, max_step
+        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+        self.open = {m["key"]: optuna.trial.Trial(study, trials[m["number"]]._trial_id) for m in members
+                     if trials[m["number"]].state == optuna.trial.TrialState.RUNNING}
+
+    def report(self, key: str, result: dict[str, Any]) -> None:
+        value = result.get(self.metric)
+        if key in self.open and value is not None and math.isfinite(value) and not result.get("diverged"):
+            try:
+                self.open[key].report(float(value), int(result["step"]))
+            except Exception as e:  # noqa: BLE001 - a step reported before a resume
+                log.debug("intermediate value not kept: %s", e)
+
+    def tell(self, key: str, result: dict[str, Any] | None, error: bool = False, exploited: bool = False) -> None:
+        import optuna
+
+        trial = self.open.pop(key, None)
+        if trial is None:
+            return
+        state, value = optuna.trial.TrialState.PRUNED, None
+        if error or not result or result.get("diverged") or result.get(self.metric) is None:
+            state = optuna.trial.TrialState.FAIL
+        elif not exploited and int(result.get("step", 0)) >= self.max_step:
+            state, value = optuna.trial.TrialState.COMPLETE, float(result[self.metric])
+        try:
+            self.study.tell(trial, value, state=state)
+        except Exception as e:  # noqa: BLE001
+            log.warning("optuna tell failed for %s: %s", key, e)
+
+
+class StudyPBT(PopulationBasedTraining):
+    """Ray's synchronous PBT with the study's rules: mutations stay inside the space (seeded), the member
+    keeps its key, no perturbation at the last step or of a diverged member, Optuna told at each exploit."""
+
+    def __init__(self, cfg: SpaceFile, metric: str, mode: str, optuna_members: OptunaMembers,
+                 start_steps: dict[str, int]) -> None:
+        p = cfg.search.pbt
+        assert p is not None
+        logging.getLogger("ray.tune.schedulers.pbt").setLevel(logging.WARNING)  # we say what changed, it can't
+        super().__init__(time_attr="step", metric=metric, mode=mode, perturbation_interval=p.perturbation_interval,
+                         quantile_fraction=p.quantile_fraction, resample_probability=p.resample_probability,
+                         hyperparam_mutations={}, custom_explore_fn=lambda c: c, log_config=False, synch=True)
+        self._cfg, self._optuna, self._max_step = cfg, optuna_members, cfg.train.steps
+        self._rng = random.Random(cfg.search.seed)
+        self._start = start_steps
+        interval = p.perturbation_interval
+        # a resumed population perturbs on the same multiples of the interval as before the crash
+        self._next_perturbation_sync = min((interval * (s // interval + 1) for s in start_steps.values()), default=interval)
+
+    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+        super().on_trial_add(tune_controller, trial)
+        start = self._start.get(str(trial.config[TRIAL_KEY]), 0)
+        interval = self._perturbation_interval
+        state = self._trial_state[trial]
+        state.last_perturbation_time = interval * (start // interval)
+        state.last_train_time = start
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+        self._optuna.report(str(trial.config[TRIAL_KEY]), result)
+        if result.get("diverged") or int(result.get("step", 0)) >= self._max_step:
+            return TrialScheduler.CONTINUE  # it ends now: nothing to copy into it, nothing to wait for
+        return super().on_trial_result(tune_controller, trial, result)
+
+    def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> None:
+        self._optuna.tell(str(trial.config[TRIAL_KEY]), result or trial.last_result)
+        super().on_trial_complete(tune_controller, trial, result)
+
+    def on_trial_error(self, tune_controller: Any, trial: Any) -> None:
+        self._optuna.tell(str(trial.config[TRIAL_KEY]), None, error=True)
+        super().on_trial_error(tune_controller, trial)
+
+    def _get_new_config(self, trial: Any, trial_to_clone: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        return explore(trial_to_clone.config, trial.config, self._cfg, self._rng)
+
+    def _exploit(self, tune_controller: Any, trial: Any, trial_to_clone: Any) -> None:
+        key, step = str(trial.config[TRIAL_KEY]), self._trial_state[trial].last_train_time
+        self._optuna.tell(key, self._trial_state[trial].last_result, exploited=True)
+        donor = trial_to_clone.config
+        super()._exploit(tune_controller, trial, trial_to_clone)
+        changed = " ".join(f"{n} {donor[n]:.3g}->{trial.config[n]:.3g}" for n in self._cfg.search.pbt.mutate if n in donor)
+        print(f"pbt: {key} continues from {donor[TRIAL_KEY]}'s checkpoint at step {step}: {changed}", flush=True)
+
+
+def fixed_population(configs: list[dict[str, Any]], max_concurrent: int) -> Any:
+    """Tune's default search algorithm (PBT runs beside no other) handing out the members' configs in order:
+    Tune's own `points_to_evaluate` needs every key in one shared param space, and members differ in their
+    conditional parameters."""
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    class Population(BasicVariantGenerator):
+        def __init__(self) -> None:
+            super().__init__(max_concurrent=max_concurrent)
+            self.configs = [dict(c) for c in configs]
+
+        def next_trial(self) -> Any:
+            trial = super().next_trial()
+            if trial is not None:
+                trial.set_config(self.configs.pop(0))
+                trial.evaluated_params = {k: v for k, v in trial.config.items() if k not in META_KEYS}
+                # named after the config they were created without (the folder is made later, from this)
+                if trial.trial_name_creator:
+                    trial.custom_trial_name = trial.trial_name_creator(trial)
+                if trial.trial_dirname_creator:
+                    trial.custom_dirname = trial.trial_dirname_creator(trial)
+            return trial
+
+    return Population()
+
+
+def fit(cfg: SpaceFile, plan: Any, study_dir: Path, storage: Any, uri: str, exp_id: str, parent: str,
+        echo: Any) -> None:
+    """Run (or continue) the population; the members that finished before a crash are not run again."""
+    import optuna
+
+    from gansearch.search import tuner
+    from gansearch.search.progress import StudyCallback
+
+    from gansearch.search.plan import SAMPLERS
+    from gansearch.search.study import STUDY_NAME
+    from gansearch.tracking.runs import close_if_left_open
+
+    sampler = SAMPLERS[cfg.search.sampler](cfg.search.seed, 1, plan.num_trials)
+    study = optuna.create_study(study_name=STUDY_NAME, storage=storage, sampler=sampler, load_if_exists=True,
+                                direction="maximize" if plan.mode == "max" else "minimize")
+    members = population(study_dir, study, cfg, plan.num_trials)
+    todo = [m for m in members if not finished(study_dir, m["key"])]
+    for m in members:  # finished before a crash, its run left open between the trainer's end and the close
+        if m not in todo:
+            close_if_left_open(uri, exp_id, parent, m["key"], "complete")
+    if not todo:
+        return
+    configs, starts = [], {}
+    for m in todo:
+        config, step = current_config(study_dir, m)
+        configs.append(config)
+        starts[m["key"]] = step
+    if len(todo) < len(members):
+        echo(f"resuming: {len(members) - len(todo)} members finished, continuing {', '.join(m['key'] for m in todo)}")
+    scheduler = StudyPBT(cfg, plan.metric, plan.mode, OptunaMembers(study, members, plan.metric, cfg.train.steps), starts)
+    callback = StudyCallback(total=len(members), done_before=len(members) - len(todo), max_step=cfg.train.steps,
+                             study=study_dir.name, study_dir=str(study_dir), metric=plan.metric, mode=plan.mode,
+                             tracking_uri=uri, experiment_id=exp_id, parent_run_id=parent)
+    tuner.fit(cfg, plan, study_dir, tuner.trial_context(cfg, plan, study_dir, uri, exp_id, parent),
+              callback=callback, num_samples=len(configs), scheduler=scheduler,
+              search_alg=fixed_population(configs, cfg.search.max_concurrent or 0),
+              keep_checkpoints=None)
+
+
+def owner(checkpoint_dir: Path) -> dict[str, Any] | None:
+    path = checkpoint_dir / OWNER
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def schedule(lineage: list[dict[str, Any]], params: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """(step, the params in effect from that step) for a member: its start, then each exploit."""
+    first = lineage[0]["before"] if lineage else params
+    return [(0, first)] + [(int(e["step"]), e["params"]) for e in lineage]
+
+
+def record(run: Any, trainer: Any, cfg: SpaceFile, run_dir: Path) -> None:
+    """A member's schedule and lineage, from its checkpoint's lineage (so a resumed member writes the same):
+    `hp/<name>` points not logged yet, the exploited-from tag, and `pbt.json` in its folder."""
+    from gansearch.tracking import conventions as cv
+
+    assert cfg.search.pbt is not None
+    names = cfg.search.pbt.mutate
+    points = schedule(trainer.lineage, trainer.params)
+    for name in names:
+        run.log_points(cv.HP_PREFIX + name, [(step, float(p[name])) for step, p in points if name in p])
+    if trainer.lineage:
+        run.set_tag(cv.TAG_PBT_FROM, ",".join(f"{e['from']}@{e['step']}" for e in trainer.lineage))
+    (run_dir / "pbt.json").write_text(json.dumps({
+        "initial": points[0][1], "params": trainer.params, "mutate": names,
+        "lineage": trainer.lineage}, indent=2))

@@ -1,0 +1,189 @@
+"""`search.scheduler: pbt` end to end: real Ray Tune PBT, Optuna and MLflow on the tiny digits space.
+
+4 members, 60 steps, a perturbation every 20: two rounds (steps 20 and 40), the worst member copying the
+best each time. What is checked: the exploit really continued from the donor's weights (a replay of the
+member's next 10 steps from the donor's checkpoint gives its weights bit for bit; from its own, not),
+`hp/<name>` shows the mutation at the step it happened, the lineage tag and summary.json agree with the
+member's record, Optuna heard about each initial configuration only what it did, and a SIGKILL in the
+middle of it resumes with no duplicated run, step, lineage entry or Optuna trial.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from study_helpers import DIGITS, GANSEARCH, child_runs, cli_env, descendants, jsonl, optuna_trials, wait_for
+
+pytestmark = pytest.mark.slow
+STEPS, EVERY, INTERVAL, N = 60, 10, 20, 4
+PBT = ["--set", "search.scheduler=pbt", "--set", f"train.steps={STEPS}", "--num-trials", str(N), "--set",
+       f"search.pbt={{perturbation_interval: {INTERVAL}, quantile_fraction: 0.25, resample_probability: 0.0, "
+       "mutate: [lr_g, lr_d]}"]
+
+
+def _run(out: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
+    r = subprocess.run([GANSEARCH, "run", str(DIGITS), "--out", str(out), *PBT, *extra], env=cli_env(tmp),
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    return r
+
+
+def _tune_checkpoints(out: Path) -> dict[tuple[str, int], Path]:
+    """(member, step) -> the checkpoint.pt Tune kept (PBT keeps them all)."""
+    found = {}
+    for owner in out.glob("tune/run-*/*/checkpoint_*/owner.json"):
+        o = json.loads(owner.read_text())
+        found[(o["key"], int(o["step"]))] = owner.with_name("checkpoint.pt")
+    return found
+
+
+def _continue(folder: Path, start: Path, until: int, params: dict[str, Any] | None = None,
+              donor: Path | None = None, donor_key: str = "") -> Any:
+    """Train from checkpoint `start` to step `until` as a trial does (adopting `donor`'s weights first,
+    if given, under `params`); returns the trainer."""
+    from gansearch.config import load
+    from gansearch.trainer import checkpoint
+    from gansearch.trainer.loop import Trainer
+
+    cfg = load(DIGITS, [f"train.steps={until}", "train.threads=1"])
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    shutil.copy2(start, folder / checkpoint.FILENAME)
+    trainer = Trainer(cfg, folder, params or checkpoint.config_of(checkpoint.load(start))[1])
+    if donor is not None:
+        trainer.adopt(donor, {"from": donor_key})
+    trainer.run()
+    return trainer
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _hp(c: Any, run_id: str, name: str) -> list[tuple[int, float]]:
+    return sorted((m.step, m.value) for m in c.get_metric_history(run_id, f"hp/{name}"))
+
+
+def test_pbt_exploits_continue_from_donor_weights_and_are_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    r = _run(out, tmp_path)
+    assert "pbt: trial-" in r.stdout and "continues from" in r.stdout
+    members = json.loads((out / "population.json").read_text())
+    keys = [m["key"] for m in members]
+    assert len(keys) == N
+    pbt = {k: json.loads((out / "trials" / k / "pbt.json").read_text()) for k in keys}
+    events = [(k, e) for k in keys for e in pbt[k]["lineage"]]
+    assert {e["step"] for _, e in events} == {20, 40}, events  # two rounds, each with an exploit
+    c, runs, parent = child_runs(json.loads((out / "study.json").read_text())["tracking_uri"], out)
+    by_key = {r.data.tags["gansearch.trial_key"]: r for r in runs}
+    assert sorted(by_key) == sorted(keys) and len(runs) == N
+    ckpts = _tune_checkpoints(out)
+    summary = {t["key"]: t for t in json.loads((out / "summary.json").read_text())["trials"]}
+
+    for key, e in events:
+        s, donor = e["step"], e["from"]
+        assert donor != key and e["donor_step"] == s  # synchronous: the donor's checkpoint is at the same step
+        # the weights: the member's own state at s (Tune drops the checkpoint of the member whose result
+        # started the round: retrain it from s-10), then steps s..s+10 from the donor's weights under the new
+        # hyperparameters give the member's weights at s+10 bit for bit; keeping its own weights does not
+        own = _continue(tmp_path / "own", ckpts[(key, s - EVERY)], s).out / "checkpoint.pt"
+        if (key, s) in ckpts:
+            assert _same(torch.load(own, weights_only=True)["g"], torch.load(ckpts[(key, s)], weights_only=True)["g"])
+        after = torch.load(ckpts[(key, s + EVERY)], weights_only=True)["g"]
+        adopted = _continue(tmp_path / "adopted", own, s + EVERY, e["params"], ckpts[(donor, s)], donor)
+        assert _same(after, adopted.g.state_dict()), (key, s)
+        assert not _same(after, _continue(tmp_path / "kept", own, s + EVERY).g.state_dict())
+        # the hyperparameters: the donor's at step s times 0.8 or 1.2 (resample_probability 0), logged at s
+        donor_hp = {n: [v for st, v in _hp(c, by_key[donor].info.run_id, n) if st <= s][-1] for n in ("lr_g", "lr_d")}
+        mine = dict(_hp(c, by_key[key].info.run_id, "lr_g"))
+        assert mine[s] == pytest.approx(e["params"]["lr_g"], rel=1e-12)
+        for n in ("lr_g", "lr_d"):
+            assert any(e["params"][n] == pytest.approx(donor_hp[n] * f, rel=1e-9) for f in (0.8, 1.2)), (n, e, donor_hp)
+    for key in keys:
+        run = by_key[key]
+        lineage = pbt[key]["lineage"]
+        schedule = [(0, pbt[key]["initial"]["lr_g"])] + [(e["step"], e["params"]["lr_g"]) for e in lineage]
+        hp = _hp(c, run.info.run_id, "lr_g")  # one point per change, none twice
+        assert [st for st, _ in hp] == [st for st, _ in schedule]
+        assert [v for _, v in hp] == pytest.approx([v for _, v in schedule], rel=1e-12)
+        assert run.data.tags.get("pbt.exploited_from") == (",".join(f"{e['from']}@{e['step']}" for e in lineage) or None)
+        assert summary[key]["pbt"]["lineage"] == [{k: e[k] for k in ("step", "from", "params")} for e in lineage]
+        assert summary[key]["params"] == pbt[key]["params"]
+        assert [m.step for m in sorted(c.get_metric_history(run.info.run_id, "fd_classifier"), key=lambda m: m.step)] \
+            == list(range(0, STEPS + 1, EVERY))
+        assert run.data.params["lr_g"] == repr(pbt[key]["initial"]["lr_g"]) or \
+            float(run.data.params["lr_g"]) == pbt[key]["initial"]["lr_g"]  # MLflow params: the initial config
+    # export: each member's final weights with the schedule that made them (read from its checkpoint)
+    exp = subprocess.run([GANSEARCH, "export", str(out), "--to", str(tmp_path / "exp"), "--top-k", str(N)],
+                         env=cli_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert exp.returncode == 0, exp.stderr[-3000:]
+    for folder in (tmp_path / "exp").glob("*-trial-*"):
+        key = folder.name.split("-", 1)[1]
+        config = json.loads((folder / "config.json").read_text())
+        lineage = pbt[key]["lineage"]
+        assert json.loads((folder / "metrics.json").read_text())["step"] == STEPS and config["params"] == pbt[key]["params"]
+        assert config.get("schedule") == ([{"step": 0, "params": pbt[key]["initial"]}] + [
+            {"step": e["step"], "from": e["from"], "params": e["params"]} for e in lineage] if lineage else None)
+        assert ("weights copied from" in (folder / "README.md").read_text()) == bool(lineage)
+    # Optuna: each initial configuration's own evaluations only; an exploited one stops at its first exploit
+    trials = {t.user_attrs["gansearch_key"]: t for t in optuna_trials(out)}
+    assert sorted(trials) == sorted(keys)
+    for key in keys:
+        t, lineage = trials[key], pbt[key]["lineage"]
+        if lineage:
+            assert t.state.name == "PRUNED" and max(t.intermediate_values) == lineage[0]["step"]
+        else:
+            assert t.state.name == "COMPLETE" and t.value == pytest.approx(jsonl(out / "trials" / key / "metrics.jsonl")[-1]["fd_classifier"])
+            assert t.params == {k: v for k, v in members[keys.index(key)]["config"].items() if k in t.params}
+
+
+def test_pbt_resumes_after_sigkill_without_duplicates(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    log = tmp_path / "first.log"
+    cmd = [GANSEARCH, "run", str(DIGITS), "--out", str(out), *PBT]
+    with open(log, "wb") as f:
+        proc = subprocess.Popen(cmd, env=cli_env(tmp_path), stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        # kill once the first exploit is recorded and before the population finished
+        wait_for(lambda: any(json.loads(p.read_text())["lineage"] for p in out.glob("trials/*/pbt.json")), proc, log)
+        helpers = descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        for h in helpers if "helpers" in dir() else []:
+            try:
+                os.kill(h, signal.SIGKILL)  # Ray's processes of the killed driver, by PID
+            except ProcessLookupError:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+    assert not all((out / "trials" / k / "metrics.json").exists()
+                   for k in (m["key"] for m in json.loads((out / "population.json").read_text())))
+    population = (out / "population.json").read_text()
+    _run(out, tmp_path, "--resume")
+    assert (out / "population.json").read_text() == population  # the same members, not a new sample
+    keys = [m["key"] for m in json.loads(population)]
+    c, runs, parent = child_runs(json.loads((out / "study.json").read_text())["tracking_uri"], out)
+    assert sorted(r.data.tags["gansearch.trial_key"] for r in runs) == sorted(keys)  # no run twice
+    for run in runs:
+        key = run.data.tags["gansearch.trial_key"]
+        assert run.data.tags["status"] == "completed" and run.info.status == "FINISHED"
+        steps = sorted(m.step for m in c.get_metric_history(run.info.run_id, "fd_classifier"))
+        assert steps == list(range(0, STEPS + 1, EVERY)), (key, steps)  # no step lost, none twice
+        lineage = json.loads((out / "trials" / key / "pbt.json").read_text())["lineage"]
+        assert len({e["step"] for e in lineage}) == len(lineage)  # no exploit recorded twice
+        hp = [m.step for m in c.get_metric_history(run.info.run_id, "hp/lr_g")]
+        assert sorted(hp) == sorted(set(hp)) == [0] + [e["step"] for e in lineage]
+        assert [x["step"] for x in jsonl(out / "trials" / key / "metrics.jsonl")] == list(range(0, STEPS + 1, EVERY))
+    trials = optuna_trials(out)
+    assert len(trials) == N and not [t for t in trials if t.state.name in ("RUNNING", "WAITING")]
+    assert parent.info.status == "FINISHED"
