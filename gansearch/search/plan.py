@@ -89,6 +89,13 @@ def pbt_errors(cfg: SpaceFile, n_objectives: int) -> list[ConfigError]:
     if interval % every or interval >= cfg.train.steps:
         errs.append(ConfigError("search.pbt.perturbation_interval", f"must be a multiple of eval.every ({every}) "
                                 f"below train.steps ({cfg.train.steps})", interval))
+    if s.num_trials < 2:
+        errs.append(ConfigError("search.num_trials", "must be >= 2 with pbt (the population's size)", s.num_trials))
+    if s.max_concurrent is not None and s.max_concurrent < s.num_trials:
+        errs.append(ConfigError("search.max_concurrent", f"must be unset or >= num_trials ({s.num_trials}) with pbt "
+                                "(synchronous PBT waits for every member at each perturbation: a member past the "
+                                "limit would never start; resources_per_trial sets how many train at once)",
+                                s.max_concurrent))
     if n_objectives > 1:
         errs.append(ConfigError("search.scheduler", "must not be pbt with several objectives (PBT ranks the "
                                 "population by one metric)", s.scheduler))

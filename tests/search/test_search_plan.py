@@ -166,6 +166,8 @@ def test_pbt_mutates_only_continuous_hyperparameters_on_evaluation_steps() -> No
         "search.pbt.perturbation_interval=15": "search.pbt.perturbation_interval: must be a multiple of eval.every "
                                                "(10) below train.steps (30), got 15",
         "search.rerun_top_k={k: 2}": "search.rerun_top_k: must be unset with search.scheduler: pbt",
+        "search.max_concurrent=2": "search.max_concurrent: must be unset or >= num_trials (4) with pbt",
+        "search.num_trials=1": "search.num_trials: must be >= 2 with pbt (the population's size), got 1",
     }
     for override, message in cases.items():
         with pytest.raises(ConfigErrors) as e:
