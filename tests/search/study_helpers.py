@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -110,3 +111,16 @@ def descendants(pid: int) -> list[int]:
             out.append(c)
             todo.append(c)
     return out
+
+
+def sigkill_study(proc: subprocess.Popen) -> None:
+    """SIGKILL a `gansearch run` (a crash), then, by PID, the Ray processes it started: they outlive it."""
+    helpers = descendants(proc.pid) if proc.poll() is None else []
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    for pid in helpers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

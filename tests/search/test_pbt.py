@@ -11,9 +11,7 @@ middle of it resumes with no duplicated run, step, lineage entry or Optuna trial
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 import pytest
 import torch
 
-from study_helpers import DIGITS, GANSEARCH, child_runs, cli_env, descendants, jsonl, optuna_trials, wait_for
+from study_helpers import DIGITS, GANSEARCH, child_runs, cli_env, jsonl, optuna_trials, sigkill_study, wait_for
 
 pytestmark = pytest.mark.slow
 STEPS, EVERY, INTERVAL, N = 60, 10, 20, 4
@@ -155,17 +153,8 @@ def test_pbt_resumes_after_sigkill_without_duplicates(tmp_path: Path) -> None:
     try:
         # kill once the first exploit is recorded and before the population finished
         wait_for(lambda: any(json.loads(p.read_text())["lineage"] for p in out.glob("trials/*/pbt.json")), proc, log)
-        helpers = descendants(proc.pid)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
     finally:
-        for h in helpers if "helpers" in dir() else []:
-            try:
-                os.kill(h, signal.SIGKILL)  # Ray's processes of the killed driver, by PID
-            except ProcessLookupError:
-                pass
-        if proc.poll() is None:
-            proc.kill()
+        sigkill_study(proc)
     assert not all((out / "trials" / k / "metrics.json").exists()
                    for k in (m["key"] for m in json.loads((out / "population.json").read_text())))
     population = (out / "population.json").read_text()

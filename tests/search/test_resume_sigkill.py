@@ -4,15 +4,13 @@ duplicated, no trial config duplicated, no finished trial run again, no Optuna t
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from study_helpers import DIGITS, GANSEARCH, child_runs, cli_env, descendants, jsonl, optuna_trials
+from study_helpers import DIGITS, GANSEARCH, child_runs, cli_env, jsonl, optuna_trials, sigkill_study
 
 pytestmark = pytest.mark.slow
 N = 5
@@ -46,17 +44,8 @@ def test_sigkilled_run_resumes_without_duplicates(tmp_path: Path) -> None:
                 break
             time.sleep(0.3)
         assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-        helpers = descendants(proc.pid)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
     finally:
-        for h in helpers if "helpers" in dir() else []:
-            try:
-                os.kill(h, signal.SIGKILL)  # Ray's processes of the killed driver, by PID
-            except ProcessLookupError:
-                pass
-        if proc.poll() is None:
-            proc.kill()
+        sigkill_study(proc)
     # finished = told to Optuna before the kill; a trial whose trainer ended but was not told yet is resumed
     # (it re-attaches at its last step, trains nothing, and reports its final record)
     done_before = {t.user_attrs["gansearch_key"] for t in optuna_trials(out) if t.state.name == "COMPLETE"}
