@@ -69,11 +69,6 @@ def current_config(study_dir: Path, member: dict[str, Any]) -> tuple[dict[str, A
     return {**params, **{k: v for k, v in member["config"].items() if k in META_KEYS}}, int(state["step"])
 
 
-def finished(study_dir: Path, key: str) -> bool:
-    path = study_dir / "trials" / key / "metrics.json"
-    return path.exists() and json.loads(path.read_text()).get("status") in ("completed", "diverged")
-
-
 def explore(donor: dict[str, Any], own: dict[str, Any], cfg: SpaceFile, rng: random.Random) -> tuple[dict[str, Any], dict[str, str]]:
     """The donor's hyperparameters, each name of `mutate` it has perturbed; the member keeps its own key."""
     p = cfg.search.pbt
@@ -223,6 +218,7 @@ def fit(cfg: SpaceFile, plan: Any, study_dir: Path, storage: Any, uri: str, exp_
     from gansearch.search.progress import StudyCallback
 
     from gansearch.search.plan import SAMPLERS
+    from gansearch.search.rerun import finished
     from gansearch.search.study import STUDY_NAME
     from gansearch.tracking.runs import close_if_left_open
 
@@ -230,7 +226,7 @@ def fit(cfg: SpaceFile, plan: Any, study_dir: Path, storage: Any, uri: str, exp_
     study = optuna.create_study(study_name=STUDY_NAME, storage=storage, sampler=sampler, load_if_exists=True,
                                 direction="maximize" if plan.mode == "max" else "minimize")
     members = population(study_dir, study, cfg, plan.num_trials)
-    todo = [m for m in members if not finished(study_dir, m["key"])]
+    todo = [m for m in members if not finished(study_dir, m["key"], cfg.train.steps)]
     for m in members:  # finished before a crash, its run left open between the trainer's end and the close
         if m not in todo:
             close_if_left_open(uri, exp_id, parent, m["key"], "complete")

@@ -52,7 +52,8 @@ def planned(top: list[dict[str, Any]], seeds: list[int]) -> list[dict[str, Any]]
 
 
 def finished(study_dir: Path, key: str, steps: int) -> bool:
-    """A rerun whose folder holds a final summary at full budget (or a divergence) is not run again."""
+    """A trial (a rerun, a PBT member) whose folder holds a final summary at full budget (or a divergence)
+    is not run again."""
     path = study_dir / "trials" / key / "metrics.json"
     if not path.exists():
         return False
