@@ -109,6 +109,8 @@ class PBTConfig(_Closed):
     quantile_fraction: StrictFloat = Field(0.25, gt=0.0, le=0.5)
     resample_probability: StrictFloat = Field(0.25, ge=0.0, le=1.0)
     mutate: list[StrictStr] = Field(..., min_length=1, description="continuous hyperparameters PBT may change")
+    # with scheduler pb2 (Parker-Holder et al. 2020) a GP bandit picks the new values inside the range instead
+    # of the x0.8/x1.2 moves; resample_probability does not apply there
 
 
 class SearchConfig(_Closed):
@@ -117,7 +119,7 @@ class SearchConfig(_Closed):
     metric: StrictStr | None = None  # None: the dataset's headline metric (gansearch.config.metrics.headline)
     mode: Literal["min", "max"] | None = None  # None: the metric's own better direction
     sampler: Literal["tpe", "random", "qmc", "cmaes", "gp", "nsga2"] = "tpe"
-    scheduler: Literal["asha", "hyperband", "pbt", "none"] = "asha"
+    scheduler: Literal["asha", "hyperband", "pbt", "pb2", "none"] = "asha"
     num_trials: StrictInt = Field(8, ge=1, le=100000)
     max_concurrent: StrictInt | None = Field(None, ge=1, description="None: as many as resources allow")
     resources_per_trial: ResourcesConfig = ResourcesConfig()
@@ -125,7 +127,7 @@ class SearchConfig(_Closed):
     objectives: list[Objective] | None = None  # several: multi-objective (the first drives the scheduler)
     max_failures: StrictInt = Field(2, ge=0, le=100, description="restarts of a crashed trial from its last checkpoint")
     rerun_top_k: RerunConfig | None = None
-    pbt: PBTConfig | None = None  # with scheduler: pbt
+    pbt: PBTConfig | None = None  # with scheduler: pbt or pb2
 
 
 class SpaceFile(_Closed):

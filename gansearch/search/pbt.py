@@ -1,4 +1,5 @@
-"""`search.scheduler: pbt`: Population Based Training (Jaderberg et al. 2017) with Ray Tune's scheduler.
+"""`search.scheduler: pbt` (Population Based Training, Jaderberg et al. 2017) and `pb2` (Parker-Holder et al.
+2020) with Ray Tune's schedulers (gansearch.search.population holds them).
 
 The population is `search.num_trials` members, sampled up front by the study's Optuna sampler (Ray's PBT
 refuses to run beside a searcher, so the members reach Tune as fixed configs; `population.json` keeps
@@ -6,7 +7,7 @@ them). PBT runs synchronously: each member pauses at every `perturbation_interva
 there, so a donor's checkpoint is at the very step of the member that copies it. Then the worst
 `quantile_fraction` each take one of the best's checkpoint (weights and optimizer moments) and its
 hyperparameters, each name in `mutate` multiplied by 0.8 or 1.2 (or, with `resample_probability`, drawn
-again), kept inside its range. The trial itself (`trainable.run_trial`) sees a Tune checkpoint written by
+again), kept inside its range; with `pb2` PB2's GP bandit picks the new values instead. The trial itself (`trainable.run_trial`) sees a Tune checkpoint written by
 another member and adopts it (`Trainer.adopt`): it keeps its own records, RNG streams and lineage.
 
 What Optuna is told. A member's Optuna trial stands for its initial configuration trained from scratch.
@@ -24,22 +25,15 @@ member when the crash came is lost: the member goes on as it was (its Optuna tri
 from __future__ import annotations
 
 import json
-import logging
-import math
-import random
 from pathlib import Path
 from typing import Any
 
-from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
-
-from gansearch.config import Dist, SpaceFile
+from gansearch.config import SpaceFile
 from gansearch.search.space import META_KEYS, TRIAL_KEY, define_by_run
 
-log = logging.getLogger(__name__)
 POPULATION = "population.json"  # in the study folder: [{key, number, config}] in Optuna's order
 OWNER = "owner.json"  # in each Tune checkpoint: which member wrote it, at which step
 DONOR_FILE = "donor-checkpoint.pt"  # in a member's folder while it adopts another's checkpoint
-FACTORS = (0.8, 1.2)
 
 
 def population(study_dir: Path, study: Any, cfg: SpaceFile, n: int) -> list[dict[str, Any]]:
@@ -67,120 +61,6 @@ def current_config(study_dir: Path, member: dict[str, Any]) -> tuple[dict[str, A
     state = checkpoint.load(path)
     _, params = checkpoint.config_of(state)
     return {**params, **{k: v for k, v in member["config"].items() if k in META_KEYS}}, int(state["step"])
-
-
-def explore(donor: dict[str, Any], own: dict[str, Any], cfg: SpaceFile, rng: random.Random) -> tuple[dict[str, Any], dict[str, str]]:
-    """The donor's hyperparameters, each name of `mutate` it has perturbed; the member keeps its own key."""
-    p = cfg.search.pbt
-    assert p is not None
-    new = {k: v for k, v in donor.items() if k not in META_KEYS}
-    new.update({k: v for k, v in own.items() if k in META_KEYS})
-    ops: dict[str, str] = {}
-    for name in p.mutate:
-        if name not in new:
-            continue  # a conditional parameter the donor's configuration does not use
-        d = cfg.space[name]
-        assert isinstance(d, Dist) and d.low is not None and d.high is not None
-        lo, hi = float(d.low), float(d.high)
-        if rng.random() < p.resample_probability:
-            log_scale = d.type == "loguniform" or d.log
-            u = rng.random()
-            new[name] = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))) if log_scale else lo + u * (hi - lo)
-            ops[name] = "resample"
-        else:
-            f = rng.choice(FACTORS)
-            new[name] = min(hi, max(lo, float(donor[name]) * f))
-            ops[name] = f"* {f}"
-    return new, ops
-
-
-class OptunaMembers:
-    """Tells the study's Optuna trials what their initial configurations did (see the module's docstring)."""
-
-    def __init__(self, study: Any, members: list[dict[str, Any]], metric: str, max_step: int) -> None:
-        import optuna
-
-        self.study, self.metric, self.max_step = study, metric, max_step
-        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-        self.open = {m["key"]: optuna.trial.Trial(study, trials[m["number"]]._trial_id) for m in members
-                     if trials[m["number"]].state == optuna.trial.TrialState.RUNNING}
-
-    def report(self, key: str, result: dict[str, Any]) -> None:
-        value = result.get(self.metric)
-        if key in self.open and value is not None and math.isfinite(value) and not result.get("diverged"):
-            try:
-                self.open[key].report(float(value), int(result["step"]))
-            except Exception as e:  # noqa: BLE001 - a step reported before a resume
-                log.debug("intermediate value not kept: %s", e)
-
-    def tell(self, key: str, result: dict[str, Any] | None, error: bool = False, exploited: bool = False) -> None:
-        import optuna
-
-        trial = self.open.pop(key, None)
-        if trial is None:
-            return
-        state, value = optuna.trial.TrialState.PRUNED, None
-        if error or not result or result.get("diverged") or result.get(self.metric) is None:
-            state = optuna.trial.TrialState.FAIL
-        elif not exploited and int(result.get("step", 0)) >= self.max_step:
-            state, value = optuna.trial.TrialState.COMPLETE, float(result[self.metric])
-        try:
-            self.study.tell(trial, value, state=state)
-        except Exception as e:  # noqa: BLE001
-            log.warning("optuna tell failed for %s: %s", key, e)
-
-
-class StudyPBT(PopulationBasedTraining):
-    """Ray's synchronous PBT with the study's rules: mutations stay inside the space (seeded), the member
-    keeps its key, no perturbation at the last step or of a diverged member, Optuna told at each exploit."""
-
-    def __init__(self, cfg: SpaceFile, metric: str, mode: str, optuna_members: OptunaMembers,
-                 start_steps: dict[str, int]) -> None:
-        p = cfg.search.pbt
-        assert p is not None
-        logging.getLogger("ray.tune.schedulers.pbt").setLevel(logging.WARNING)  # we say what changed, it can't
-        super().__init__(time_attr="step", metric=metric, mode=mode, perturbation_interval=p.perturbation_interval,
-                         quantile_fraction=p.quantile_fraction, resample_probability=p.resample_probability,
-                         hyperparam_mutations={}, custom_explore_fn=lambda c: c, log_config=False, synch=True)
-        self._cfg, self._optuna, self._max_step = cfg, optuna_members, cfg.train.steps
-        self._rng = random.Random(cfg.search.seed)
-        self._start = start_steps
-        interval = p.perturbation_interval
-        # a resumed population perturbs on the same multiples of the interval as before the crash
-        self._next_perturbation_sync = min((interval * (s // interval + 1) for s in start_steps.values()), default=interval)
-
-    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
-        super().on_trial_add(tune_controller, trial)
-        start = self._start.get(str(trial.config[TRIAL_KEY]), 0)
-        interval = self._perturbation_interval
-        state = self._trial_state[trial]
-        state.last_perturbation_time = interval * (start // interval)
-        state.last_train_time = start
-
-    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
-        self._optuna.report(str(trial.config[TRIAL_KEY]), result)
-        if result.get("diverged") or int(result.get("step", 0)) >= self._max_step:
-            return TrialScheduler.CONTINUE  # it ends now: nothing to copy into it, nothing to wait for
-        return super().on_trial_result(tune_controller, trial, result)
-
-    def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> None:
-        self._optuna.tell(str(trial.config[TRIAL_KEY]), result or trial.last_result)
-        super().on_trial_complete(tune_controller, trial, result)
-
-    def on_trial_error(self, tune_controller: Any, trial: Any) -> None:
-        self._optuna.tell(str(trial.config[TRIAL_KEY]), None, error=True)
-        super().on_trial_error(tune_controller, trial)
-
-    def _get_new_config(self, trial: Any, trial_to_clone: Any) -> tuple[dict[str, Any], dict[str, str]]:
-        return explore(trial_to_clone.config, trial.config, self._cfg, self._rng)
-
-    def _exploit(self, tune_controller: Any, trial: Any, trial_to_clone: Any) -> None:
-        key, step = str(trial.config[TRIAL_KEY]), self._trial_state[trial].last_train_time
-        self._optuna.tell(key, self._trial_state[trial].last_result, exploited=True)
-        donor = trial_to_clone.config
-        super()._exploit(tune_controller, trial, trial_to_clone)
-        changed = " ".join(f"{n} {donor[n]:.3g}->{trial.config[n]:.3g}" for n in self._cfg.search.pbt.mutate if n in donor)
-        print(f"pbt: {key} continues from {donor[TRIAL_KEY]}'s checkpoint at step {step}: {changed}", flush=True)
 
 
 def fixed_population(configs: list[dict[str, Any]], max_concurrent: int) -> Any:
@@ -218,6 +98,7 @@ def fit(cfg: SpaceFile, plan: Any, study_dir: Path, storage: Any, uri: str, exp_
     from gansearch.search.progress import StudyCallback
 
     from gansearch.search.plan import SAMPLERS
+    from gansearch.search.population import OptunaMembers, StudyPB2, StudyPBT
     from gansearch.search.rerun import finished
     from gansearch.search.study import STUDY_NAME
     from gansearch.tracking.runs import close_if_left_open
@@ -239,7 +120,8 @@ def fit(cfg: SpaceFile, plan: Any, study_dir: Path, storage: Any, uri: str, exp_
         starts[m["key"]] = step
     if len(todo) < len(members):
         echo(f"resuming: {len(members) - len(todo)} members finished, continuing {', '.join(m['key'] for m in todo)}")
-    scheduler = StudyPBT(cfg, plan.metric, plan.mode, OptunaMembers(study, members, plan.metric, cfg.train.steps), starts)
+    kind = StudyPB2 if cfg.search.scheduler == "pb2" else StudyPBT
+    scheduler = kind(cfg, plan.metric, plan.mode, OptunaMembers(study, members, plan.metric, cfg.train.steps), starts)
     callback = StudyCallback(total=len(members), done_before=len(members) - len(todo), max_step=cfg.train.steps,
                              study=study_dir.name, study_dir=str(study_dir), metric=plan.metric, mode=plan.mode,
                              tracking_uri=uri, experiment_id=exp_id, parent_run_id=parent)

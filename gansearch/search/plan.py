@@ -13,6 +13,7 @@ from typing import Any, Callable
 from gansearch.config import SpaceFile
 from gansearch.config.metrics import headline, known_metrics
 from gansearch.errors import ConfigError, ConfigErrors
+from gansearch.search.schedulers import POPULATION_SCHEDULERS, SCHEDULERS
 
 
 def _tpe(seed: int, n_obj: int, n_trials: int) -> Any:
@@ -72,10 +73,10 @@ def pbt_errors(cfg: SpaceFile, n_objectives: int) -> list[ConfigError]:
     on an evaluation (PBT compares members by their last evaluated value) before the last step."""
     from gansearch.config import Dist
 
-    s, errs = cfg.search, []
+    s, errs, sched = cfg.search, [], cfg.search.scheduler
     if s.pbt is None:
-        return [ConfigError("search.pbt", "must be set with search.scheduler: pbt (perturbation_interval, mutate)", None,
-                            show_value=False)]
+        return [ConfigError("search.pbt", f"must be set with search.scheduler: {sched} (perturbation_interval, mutate)",
+                            None, show_value=False)]
     for i, name in enumerate(s.pbt.mutate):
         entry = cfg.space.get(name)
         if not isinstance(entry, Dist) or entry.type not in CONTINUOUS or entry.step is not None:
@@ -83,6 +84,13 @@ def pbt_errors(cfg: SpaceFile, n_objectives: int) -> list[ConfigError]:
                                                                  f"{entry.type}" + (" with step" if entry.step else ""))
             errs.append(ConfigError(f"search.pbt.mutate[{i}]", "must name a continuous hyperparameter of space "
                                     f"(uniform or loguniform, no step; {name} is {kind})", name))
+        elif sched == "pb2" and entry.when:
+            # PB2's GP models every member on every mutated name: a member without it has no value to model
+            errs.append(ConfigError(f"search.pbt.mutate[{i}]", "must name a hyperparameter every member has with pb2 "
+                                    f"(no `when`; {name} has when {entry.when})", name))
+    if sched == "pb2" and "resample_probability" in s.pbt.model_fields_set:
+        errs.append(ConfigError("search.pbt.resample_probability", "must be unset with pb2 (its GP bandit picks "
+                                "every new value)", s.pbt.resample_probability))
     if len(set(s.pbt.mutate)) != len(s.pbt.mutate):
         errs.append(ConfigError("search.pbt.mutate", "must not repeat a name", s.pbt.mutate))
     every, interval = cfg.eval.every, s.pbt.perturbation_interval
@@ -90,17 +98,17 @@ def pbt_errors(cfg: SpaceFile, n_objectives: int) -> list[ConfigError]:
         errs.append(ConfigError("search.pbt.perturbation_interval", f"must be a multiple of eval.every ({every}) "
                                 f"below train.steps ({cfg.train.steps})", interval))
     if s.num_trials < 2:
-        errs.append(ConfigError("search.num_trials", "must be >= 2 with pbt (the population's size)", s.num_trials))
+        errs.append(ConfigError("search.num_trials", f"must be >= 2 with {sched} (the population's size)", s.num_trials))
     if s.max_concurrent is not None and s.max_concurrent < s.num_trials:
-        errs.append(ConfigError("search.max_concurrent", f"must be unset or >= num_trials ({s.num_trials}) with pbt "
+        errs.append(ConfigError("search.max_concurrent", f"must be unset or >= num_trials ({s.num_trials}) with {sched} "
                                 "(synchronous PBT waits for every member at each perturbation: a member past the "
                                 "limit would never start; resources_per_trial sets how many train at once)",
                                 s.max_concurrent))
     if n_objectives > 1:
-        errs.append(ConfigError("search.scheduler", "must not be pbt with several objectives (PBT ranks the "
+        errs.append(ConfigError("search.scheduler", f"must not be {sched} with several objectives (PBT ranks the "
                                 "population by one metric)", s.scheduler))
     if s.rerun_top_k is not None:
-        errs.append(ConfigError("search.rerun_top_k", "must be unset with search.scheduler: pbt (a member's result "
+        errs.append(ConfigError("search.rerun_top_k", f"must be unset with search.scheduler: {sched} (a member's result "
                                 "comes from a schedule and weights copied from other members: fresh seeds can't "
                                 "repeat it)", s.rerun_top_k.model_dump()))
     return errs
@@ -126,7 +134,6 @@ class Plan:
 
 def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
     """Check the `search` section against the tables; raise ConfigErrors (one line each) if wrong."""
-    from gansearch.search.schedulers import SCHEDULERS
 
     s = cfg.search
     errs: list[ConfigError] = []
@@ -155,10 +162,10 @@ def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
     pkg = NEEDS_PACKAGE.get(s.sampler)
     if pkg and importlib.util.find_spec(pkg) is None:
         errs.append(ConfigError("search.sampler", f"needs the Python package {pkg} (pip install {pkg})", s.sampler))
-    if s.scheduler == "pbt":
+    if s.scheduler in POPULATION_SCHEDULERS:
         errs.extend(pbt_errors(cfg, len(objectives)))
     elif s.pbt is not None:
-        errs.append(ConfigError("search.pbt", "must be set only with search.scheduler: pbt", s.scheduler))
+        errs.append(ConfigError("search.pbt", "must be set only with search.scheduler: pbt or pb2", s.scheduler))
     if cfg.eval.every > cfg.train.steps:
         errs.append(ConfigError("eval.every", f"must be <= train.steps ({cfg.train.steps}) for a search", cfg.eval.every))
     n = num_trials if num_trials is not None else s.num_trials

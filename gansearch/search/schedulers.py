@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 from gansearch.config import SpaceFile
 
+POPULATION_SCHEDULERS = ("pbt", "pb2")  # the population schedulers: gansearch.search.pbt runs them, not a searcher
+
 
 def _asha(cfg: SpaceFile, metric: str, mode: str) -> Any:
     from ray.tune.schedulers import ASHAScheduler
@@ -26,8 +28,8 @@ def _hyperband(cfg: SpaceFile, metric: str, mode: str) -> Any:
 
 
 def _pbt(cfg: SpaceFile, metric: str, mode: str) -> Any:
-    """PBT's scheduler needs the population and the Optuna study: gansearch.search.pbt.fit builds it."""
-    raise TypeError("search.scheduler pbt is run by gansearch.search.pbt.fit, not from this table")
+    """PBT's and PB2's schedulers need the population and the Optuna study: gansearch.search.pbt.fit builds it."""
+    raise TypeError(f"search.scheduler {cfg.search.scheduler} is run by gansearch.search.pbt.fit, not from this table")
 
 
 def _none(cfg: SpaceFile, metric: str, mode: str) -> Any:
@@ -37,5 +39,5 @@ def _none(cfg: SpaceFile, metric: str, mode: str) -> Any:
 
 
 SCHEDULERS: dict[str, Callable[[SpaceFile, str, str], Any]] = {
-    "asha": _asha, "hyperband": _hyperband, "pbt": _pbt, "none": _none,
+    "asha": _asha, "hyperband": _hyperband, "pbt": _pbt, "pb2": _pbt, "none": _none,
 }

@@ -24,6 +24,7 @@ from gansearch.config import SpaceFile
 from gansearch.errors import ConfigError
 from gansearch.search.plan import SAMPLERS, Plan, make_plan
 from gansearch.search.space import KEY_ATTR
+from gansearch.search.schedulers import POPULATION_SCHEDULERS
 from gansearch.tracking import conventions as cv
 
 STUDY_NAME = "gansearch"
@@ -172,7 +173,7 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     storage = _open_storage(study_dir)
     # A resumed study's sampler gets a fresh seed (seed + trials so far): the same seed would replay the
     # first run's random draws and sample the same configs again.
-    pbt = cfg.search.scheduler == "pbt"  # its population resumes by itself (search/pbt.py)
+    pbt = cfg.search.scheduler in POPULATION_SCHEDULERS  # its population resumes by itself (search/pbt.py)
     finished, resumed, existing = close_interrupted(storage) if resume and not pbt else ([], [], 0)
     if resume:  # calls a down server missed in the last run go first, in order
         _flush(study_dir, uri, exp_id, parent, echo)

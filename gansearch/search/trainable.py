@@ -82,6 +82,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
 
     from gansearch.config import SpaceFile
     from gansearch.search import pbt
+    from gansearch.search.schedulers import POPULATION_SCHEDULERS
     from gansearch.search.space import RERUN_OF, SEED_KEY, split_config
     from gansearch.tracking.runs import TrialRun, wait_s
     from gansearch.trainer import checkpoint as ckpt_mod
@@ -116,6 +117,9 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     tune_dir = run_dir / "tune-checkpoint"
     reported = False
     trainer: Trainer | None = None
+    # The trial's last report waits for the trainer's summary (metrics.json, train/eval times): a scheduler
+    # may STOP the trial on that result (ASHA at max_t), and Tune then ends this function inside the report.
+    last: list[tuple[dict[str, Any], Any]] = []
 
     def report(record: dict[str, Any], _ckpt: Path | None) -> None:
         nonlocal reported
@@ -138,7 +142,10 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
             (tune_dir / pbt.OWNER).write_text(json.dumps({"key": key, "step": step}))
             checkpoint = tune.Checkpoint.from_directory(str(tune_dir))
         reported = True
-        tune.report(metrics, checkpoint=checkpoint)
+        if diverged or step >= cfg.train.steps:
+            last.append((metrics, checkpoint))
+        else:
+            tune.report(metrics, checkpoint=checkpoint)
 
     try:
         trainer = Trainer(cfg, run_dir, params)
@@ -148,10 +155,12 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
             (run_dir / pbt.DONOR_FILE).unlink()
         elif trainer.restore():  # its folder's checkpoint: evaluations it holds that MLflow missed go first
             catch_up(run, trainer, run_dir, metric, mode, ctx.objectives)
-        if cfg.search.scheduler == "pbt" and SEED_KEY not in config:
+        if cfg.search.scheduler in POPULATION_SCHEDULERS and SEED_KEY not in config:
             pbt.record(run, trainer, cfg, run_dir)
         summary = trainer.run(report)
-        if not reported and summary.get("final"):  # resumed at the last step: nothing left to evaluate
+        if last:
+            tune.report(last[-1][0], checkpoint=last[-1][1])
+        elif not reported and summary.get("final"):  # resumed at the last step: nothing left to evaluate
             tune.report(tune_metrics(summary["final"], ctx.objectives))
     except Exception:
         # the status says it; no stand-in metric point (a 1e30 at a step the trial never evaluated)

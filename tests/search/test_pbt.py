@@ -176,3 +176,46 @@ def test_pbt_resumes_after_sigkill_without_duplicates(tmp_path: Path) -> None:
     trials = optuna_trials(out)
     assert len(trials) == N and not [t for t in trials if t.state.name in ("RUNNING", "WAITING")]
     assert parent.info.status == "FINISHED"
+
+
+def _config_at(record: dict[str, Any], step: int) -> dict[str, Any]:
+    """The configuration a member trained with just before `step`, from its pbt.json."""
+    config = record["initial"]
+    for e in record["lineage"]:
+        config = e["params"] if e["step"] < step else config
+    return config
+
+
+def test_pb2_copies_then_picks_values_inside_the_range_and_records_them(tmp_path: Path) -> None:
+    """`pb2`: the same exploit and record as PBT; the new values come from PB2's GP bandit. At the first round
+    it has no change of the metric to model (one evaluation per member), so it copies the donor's values."""
+    out = tmp_path / "study"
+    pb2 = ["--set", "search.scheduler=pb2", "--set", f"train.steps={STEPS}", "--num-trials", str(N), "--set",
+           f"search.pbt={{perturbation_interval: {INTERVAL}, quantile_fraction: 0.25, mutate: [lr_g, lr_d]}}"]
+    r = subprocess.run([GANSEARCH, "run", str(DIGITS), "--out", str(out), *pb2], env=cli_env(tmp_path),
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    keys = [m["key"] for m in json.loads((out / "population.json").read_text())]
+    pbt = {k: json.loads((out / "trials" / k / "pbt.json").read_text()) for k in keys}
+    events = [(k, e) for k in keys for e in pbt[k]["lineage"]]
+    assert {e["step"] for _, e in events} == {20, 40}, events
+    c, runs, _ = child_runs(json.loads((out / "study.json").read_text())["tracking_uri"], out)
+    by_key = {r.data.tags["gansearch.trial_key"]: r for r in runs}
+    assert sorted(by_key) == sorted(keys)
+    picked = 0
+    for key, e in events:
+        s, donor = e["step"], e["from"]
+        donor_hp = {n: [v for st, v in _hp(c, by_key[donor].info.run_id, n) if st <= s][-1] for n in ("lr_g", "lr_d")}
+        for n in ("lr_g", "lr_d"):
+            assert 1e-4 <= e["params"][n] <= 3e-3 and dict(_hp(c, by_key[key].info.run_id, n))[s] == \
+                pytest.approx(e["params"][n], rel=1e-12)
+            if s == INTERVAL:
+                assert e["params"][n] == pytest.approx(donor_hp[n], rel=1e-6), (n, e, donor_hp)
+            else:
+                picked += e["params"][n] != pytest.approx(donor_hp[n], rel=1e-6)
+        fixed = [k for k in e["params"] if k not in ("lr_g", "lr_d")]  # the rest of the donor's configuration
+        assert {k: e["params"][k] for k in fixed} == {k: _config_at(pbt[donor], s)[k] for k in fixed}
+        assert by_key[key].data.tags["pbt.exploited_from"] == ",".join(f"{x['from']}@{x['step']}" for x in pbt[key]["lineage"])
+    assert picked > 0  # the GP moved at least one value away from the donor's at the second round
+    trials = {t.user_attrs["gansearch_key"]: t for t in optuna_trials(out)}
+    assert {k: t.state.name for k, t in trials.items()} == {k: "PRUNED" if pbt[k]["lineage"] else "COMPLETE" for k in keys}

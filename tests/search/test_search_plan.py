@@ -26,7 +26,7 @@ def _literal(field: str) -> set[str]:
 
 def test_name_tables_match_the_schema() -> None:
     assert set(SAMPLERS) == _literal("sampler") == {"tpe", "random", "qmc", "cmaes", "gp", "nsga2"}
-    assert set(SCHEDULERS) == _literal("scheduler") == {"asha", "hyperband", "pbt", "none"}
+    assert set(SCHEDULERS) == _literal("scheduler") == {"asha", "hyperband", "pbt", "pb2", "none"}
 
 
 @pytest.mark.parametrize("name", ["tpe", "random", "qmc", "gp", "nsga2"])
@@ -48,7 +48,7 @@ def test_unknown_names_fail_in_one_line_listing_valid_ones() -> None:
         load(DIGITS, ["search.sampler=tpee", "search.scheduler=median"])
     text = str(e.value)
     assert "search.sampler: must be 'tpe', 'random', 'qmc', 'cmaes', 'gp' or 'nsga2', got 'tpee'" in text
-    assert "search.scheduler: must be 'asha', 'hyperband', 'pbt' or 'none', got 'median'" in text
+    assert "search.scheduler: must be 'asha', 'hyperband', 'pbt', 'pb2' or 'none', got 'median'" in text
 
 
 def test_plan_rejects_unknown_metric_and_unsupported_combinations() -> None:
@@ -173,8 +173,26 @@ def test_pbt_mutates_only_continuous_hyperparameters_on_evaluation_steps() -> No
         with pytest.raises(ConfigErrors) as e:
             make_plan(load(TINY, [*PBT, override]))
         assert message in str(e.value), str(e.value)
-    with pytest.raises(ConfigErrors, match="search.pbt: must be set only with search.scheduler: pbt"):
+    with pytest.raises(ConfigErrors, match="search.pbt: must be set only with search.scheduler: pbt or pb2"):
         make_plan(load(TINY, [PBT[1]]))
+
+
+def test_pb2_mutates_only_names_every_member_has_and_picks_values_itself() -> None:
+    """PB2's GP models each member on every mutated name, and it chooses the new values (no resampling)."""
+    pb2 = ["search.scheduler=pb2", "search.pbt={perturbation_interval: 10, mutate: [lr_g, lr_d]}"]
+    assert make_plan(load(TINY, pb2)).metric == "fd_classifier"
+    cases = {
+        "search.pbt.mutate=[lr_g, gp_weight]": "search.pbt.mutate[1]: must name a hyperparameter every member has "
+                                               "with pb2 (no `when`; gp_weight has when {'loss': 'wgan_gp'}), "
+                                               "got 'gp_weight'",
+        "search.pbt.resample_probability=0.25": "search.pbt.resample_probability: must be unset with pb2 (its GP "
+                                                "bandit picks every new value), got 0.25",
+        "search.num_trials=1": "search.num_trials: must be >= 2 with pb2 (the population's size), got 1",
+    }
+    for override, message in cases.items():
+        with pytest.raises(ConfigErrors) as e:
+            make_plan(load(TINY, [*pb2, override]))
+        assert message in str(e.value), str(e.value)
 
 
 def test_pbt_error_is_one_line_exit_2_before_any_trial(tmp_path: Path) -> None:

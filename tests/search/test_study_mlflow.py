@@ -76,6 +76,9 @@ def _check_study(cfg, out: Path, summary: dict, uri: str, metric: str, mode: str
         assert r.info.status == "FINISHED"
         if status == "completed":
             assert recs[-1]["step"] == 30 and t.state.name == "COMPLETE"
+            # the trainer's summary is written before the last result reaches the scheduler (ASHA STOPs at max_t)
+            final = json.loads((out / "trials" / key / "metrics.json").read_text())
+            assert final["status"] == "completed" and final["steps"] == 30 and final["eval_time_s"] > 0
         elif status == "stopped-early":
             assert recs[-1]["step"] < 30 and t.state.name == "PRUNED"
             assert t.intermediate_values, "a pruned trial keeps its intermediate values"
