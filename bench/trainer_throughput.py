@@ -2,6 +2,8 @@
 
 The reference is NOT part of this repository: pass the path of a `dcgan/main.py` extracted from a
 checkout of the public pytorch/examples repository with `--reference PATH` (see bench/README.md).
+`--no-reference` times ours alone (a machine without the reference, e.g. bench/gpu_check.sh's GPU box):
+the parameter shapes are then not checked against the reference, and every ratio in the JSON is null.
 
 Reference side: `main.py --dataset fake --batchSize 64 --imageSize 64 --niter 1 --manualSeed 0` runs as a
 subprocess with N torch threads (OMP_NUM_THREADS=N) and unbuffered stdout; every per-iteration line
@@ -45,6 +47,7 @@ BATCH, SIZE, NZ, WIDTH, N_FAKE = 64, 64, 100, 64, 1000
 LINE = re.compile(r"^\[(\d+)/(\d+)\]\[(\d+)/(\d+)\] Loss_D")
 CPU_VARIANTS = ("fp32", "channels_last", "compile", "compile_channels_last", "bf16", "bf16_channels_last")
 CUDA_VARIANTS = ("bf16_channels_last", "bf16", "channels_last", "fp32")
+TWO_CALLS = "+two_calls"  # suffix to any variant: D on the real and fake batches in two calls (the old step)
 # variant -> (channels_last, compile, bf16 autocast)
 VARIANTS: dict[str, tuple[bool, bool, bool]] = {
     "fp32": (False, False, False),
@@ -135,7 +138,8 @@ def ours_child(variant: str, device_name: str, threads: int, steps: int, warmup:
     from gansearch.trainer.models import build_models
     from gansearch.trainer.step import Step
 
-    cl, use_compile, bf16 = VARIANTS[variant]
+    two_calls = variant.endswith(TWO_CALLS)  # D(real), D(fake) as before the batched D pass: its gain
+    cl, use_compile, bf16 = VARIANTS[variant.removesuffix(TWO_CALLS)]
     device = torch.device(device_name)
     torch.manual_seed(0)
     g, d = build_models(ModelConfig(name="dcgan", z_dim=NZ, g_width=WIDTH, d_width=WIDTH), (3, SIZE, SIZE))
@@ -158,11 +162,13 @@ def ours_child(variant: str, device_name: str, threads: int, steps: int, warmup:
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     g_fwd, d_fwd = (torch.compile(g), torch.compile(d)) if use_compile else (g, d)
     step_fn = Step(
-        g=g_fwd, d=d_fwd, opt_g=opt_g, opt_d=opt_d, loss=get_loss("non_saturating"), balance=balance, gp_weight=0.0,
+        g=g_fwd, d=d_fwd, critic=d, opt_g=opt_g, opt_d=opt_d, loss=get_loss("non_saturating"), balance=balance, gp_weight=0.0,
         sample_real=sample_real, sample_z=lambda n: torch.randn(n, NZ, device=device, generator=noise_gen),
         noise_gen=noise_gen, batch_size=BATCH, autocast=autocast,
         d_has_batchnorm=any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in d.modules()),
     )
+    if two_calls:
+        step_fn._source_norms = []
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     t0 = time.perf_counter()
     for s in range(warmup):
@@ -201,15 +207,19 @@ def run_ours(variant: str, device: str, threads: int, steps: int, warmup: int, t
 
 
 # ---- driver ------------------------------------------------------------------------------------
-def check_models(reference: Path) -> dict[str, Any]:
+def check_models(reference: Path | None) -> dict[str, Any]:
+    """Parameter counts; with a reference, also refuse to go on unless its shapes are ours."""
     import torch
 
     sys.path.insert(0, str(REPO))
     from gansearch.config.schema import ModelConfig
     from gansearch.trainer.models import build_models
 
-    rg, rd = reference_models(reference)
     g, d = build_models(ModelConfig(name="dcgan", z_dim=NZ, g_width=WIDTH, d_width=WIDTH), (3, SIZE, SIZE))
+    if reference is None:
+        return {"reference_g": None, "reference_d": None, "ours_g": sum(p.numel() for p in g.parameters()),
+                "ours_d": sum(p.numel() for p in d.parameters())}
+    rg, rd = reference_models(reference)
 
     def shapes(m: torch.nn.Module) -> list[tuple[int, ...]]:
         return [tuple(p.shape) for p in m.parameters()]
@@ -235,6 +245,7 @@ def cpu_model() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reference", type=Path, help="path to pytorch/examples' dcgan/main.py (not in this repo)")
+    ap.add_argument("--no-reference", action="store_true", help="time ours alone: no reference runs, null ratios")
     ap.add_argument("--reference-commit", default=None, help="commit of that checkout (default: git rev-parse HEAD of --reference-git)")
     ap.add_argument("--reference-git", default=None, help="git dir of the pytorch/examples checkout, to record its commit")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -256,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     if a._ours:
         print(json.dumps(ours_child(a._ours, a.device, a.threads, a.steps, a.warmup)))
         return 0
-    if a.reference is None or not a.reference.is_file():
+    if a.no_reference:
+        a.reference = None
+    elif a.reference is None or not a.reference.is_file():
         ap.error("--reference PATH to pytorch/examples' dcgan/main.py is required (see bench/README.md)")
     import torch
 
@@ -264,11 +277,12 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--device cuda: no CUDA device here")
     variants = a.variants.split(",") if a.variants else list(CUDA_VARIANTS if a.device == "cuda" else CPU_VARIANTS)
     for v in variants:
-        if v not in VARIANTS:
-            ap.error(f"unknown variant {v}; one of {', '.join(VARIANTS)}")
-    workers = [int(w) for w in a.workers.split(",")]
+        if v.removesuffix(TWO_CALLS) not in VARIANTS:
+            ap.error(f"unknown variant {v}; one of {', '.join(VARIANTS)}, each optionally with {TWO_CALLS}")
+    workers = [] if a.reference is None else [int(w) for w in a.workers.split(",")]
     params = check_models(a.reference)
-    print(f"parameters: G {params['ours_g']:,} D {params['ours_d']:,} (same shapes as the reference)", flush=True)
+    print(f"parameters: G {params['ours_g']:,} D {params['ours_d']:,} "
+          + ("(same shapes as the reference)" if a.reference else "(no reference: ours alone, no ratios)"), flush=True)
 
     ref_runs: dict[int, list[dict[str, Any]]] = {w: [] for w in workers}
     our_runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
@@ -298,8 +312,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ref = {f"workers_{w}": med(ref_runs[w]) for w in workers}
     ours = {v: med(our_runs[v]) for v in variants}
-    peer_key = max((k for k in ref if ref[k]), key=lambda k: ref[k])
-    peer = ref[peer_key]
+    peer_key = max((k for k in ref if ref[k]), key=lambda k: ref[k], default=None)
+    peer = ref[peer_key] if peer_key else None
     # the trainer's default configuration = what the trainer does with its TrainConfig defaults on this device
     from gansearch.config.schema import TrainConfig
 
@@ -318,12 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     for v in variants:
         vals = " ".join(f"{x['images_per_s']:.1f}" if "error" not in x else "fail" for x in our_runs[v])
         tag = " (trainer default)" if v == default_variant else ""
-        num = f"{ours[v]:>10.1f}{ours[v] / peer:>8.2f}x" if ours[v] else f"{'-':>10}{'-':>9}"
+        num = f"{ours[v]:>10.1f}" + (f"{ours[v] / peer:>8.2f}x" if peer else f"{'-':>9}") if ours[v] else f"{'-':>10}{'-':>9}"
         print(f"{'ours ' + v + tag:<38}{num}   {vals}")
-    ratio = default_ips / peer if default_ips else None
+    ratio = default_ips / peer if default_ips and peer else None
     best_v = max((v for v in variants if ours[v]), key=lambda v: ours[v], default=None)
     print(f"\nratio ours (trainer default: {default_variant}) / reference (best of workers): "
-          + (f"{ratio:.2f}x" if ratio else "n/a") + f"   load average during runs: min {min(loads):.2f} max {max(loads):.2f}")
+          + (f"{ratio:.2f}x" if ratio else "n/a") + (f"   load average during runs: min {min(loads):.2f} max {max(loads):.2f}" if loads else ""))
 
     if a.no_write:
         return 0
@@ -335,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "threads": a.threads, "device": a.device,
                     "gpu": torch.cuda.get_device_name() if a.device == "cuda" else None},
         "torch": torch.__version__,
-        "reference": {"repo": "pytorch/examples", "file": "dcgan/main.py", "commit": commit,
+        "reference": None if a.reference is None else {"repo": "pytorch/examples", "file": "dcgan/main.py", "commit": commit,
                       "args": f"--dataset fake --batchSize {BATCH} --imageSize {SIZE} --niter 1 --manualSeed 0"
                       + (" --accel" if a.device == "cuda" else "")},
         "parameters": params,
@@ -344,13 +358,13 @@ def main(argv: list[str] | None = None) -> int:
         "ours_images_per_s": ours,
         "ours_trainer_default": default_variant,
         "ratio_ours_default_vs_reference": ratio,
-        "ratio_ours_best_vs_reference": (ours[best_v] / peer) if best_v else None,
+        "ratio_ours_best_vs_reference": (ours[best_v] / peer) if best_v and peer else None,
         "ours_best_variant": best_v,
         "K_timed_steps": a.steps,
-        "reference_timed_iterations": f"2..{a.ref_last}",
+        "reference_timed_iterations": f"2..{a.ref_last}" if a.reference else None,
         "warmup_steps": a.warmup,
         "rounds": a.rounds,
-        "load_average": {"min": min(loads), "max": max(loads), "mean": statistics.mean(loads)},
+        "load_average": {"min": min(loads), "max": max(loads), "mean": statistics.mean(loads)} if loads else None,
         "runs": {"reference": ref_runs, "ours": our_runs},
         "notes": a.note,
     }

@@ -8,6 +8,7 @@ study folder/
   mlflow.db, mlartifacts/   the default tracking store (sqlite) and its artifacts
   trials/<key>/     each trial's trainer folder (metrics.jsonl, samples/, checkpoint.pt)
   tune/run-N/       Ray Tune's experiment folder of each (re)start; checkpoints: best + last per trial
+  compile-cache/    with train.compile: Inductor's FX-graph and AOTAutograd caches, shared by the trials
   summary.json      the final summary (also on the MLflow parent run)
   report/           report.html (self-contained) and report.json (also on the parent run, under report/)
 """

@@ -20,6 +20,8 @@ from typing import Any
 from gansearch.search import faults
 from gansearch.tracking import conventions as cv
 
+COMPILE_CACHE = "compile-cache"  # in the study folder: PyTorch Inductor's caches, shared by the trials
+
 
 @dataclass(frozen=True)
 class TrialContext:
@@ -147,6 +149,10 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         else:
             tune.report(metrics, checkpoint=checkpoint)
 
+    if cfg.train.compile:
+        # compile once per shape per study: the trials share Inductor's FX-graph and AOTAutograd caches in the
+        # study folder, so every node that mounts it finds what the first trial compiled
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(ctx.study_dir) / COMPILE_CACHE)
     try:
         trainer = Trainer(cfg, run_dir, params)
         if donor is not None:  # PBT's exploit: durable before anything trains

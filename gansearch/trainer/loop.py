@@ -139,6 +139,9 @@ class Trainer:
         clock = time.perf_counter()
         while step < t.steps and self.records.status == "running":
             loss_d, loss_g = self.step_fn(step, self.last_d)
+            if self.records.warmup_time is None:
+                float(loss_g)  # the first iteration done, compilation included (a GPU runs ahead otherwise)
+                self.records.warmup_time = time.perf_counter() - clock
             step += 1
             buf[0, filled], buf[1, filled] = loss_d, loss_g
             filled += 1

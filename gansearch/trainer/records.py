@@ -41,6 +41,8 @@ class Records:
         self.diverged_what: str | None = None
         self.train_time = 0.0
         self.eval_time = 0.0
+        # wall time of this process's first training iteration: with train.compile, compilation happens there
+        self.warmup_time: float | None = None
 
     def start(self, meta: dict[str, Any]) -> None:
         (self.out / "samples").mkdir(parents=True, exist_ok=True)
@@ -91,6 +93,8 @@ class Records:
         rec["diverged"] = 1.0 if self.status == "diverged" else 0.0
         rec["train_time_s"] = round(self.train_time, 4)
         rec["eval_time_s"] = round(self.eval_time, 4)
+        if self.warmup_time is not None:
+            rec["warmup_s"] = round(self.warmup_time, 4)
         rec.update(provenance)
         if grid is not None:
             rec["grid"] = str(grid.relative_to(self.out))
@@ -160,6 +164,7 @@ class Records:
             "best_step": best["step"] if best else None,
             "train_time_s": round(self.train_time, 3),
             "eval_time_s": round(self.eval_time, 3),
+            "warmup_s": None if self.warmup_time is None else round(self.warmup_time, 3),
             **meta,
         }
         _write_json(self.out / "metrics.json", summary)

@@ -8,6 +8,7 @@ gradient penalty is part of what D minimises, not of how well it separates real 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -16,6 +17,7 @@ from torch import Tensor, nn
 
 from gansearch.trainer.balance import Balance
 from gansearch.trainer.losses import Loss, gradient_penalty
+from gansearch.trainer.models.dcgan import SourceBatchNorm2d
 
 
 @dataclass
@@ -35,14 +37,20 @@ class Step:
     autocast: Callable[[], torch.autocast]
     d_has_batchnorm: bool
 
+    def __post_init__(self) -> None:
+        norms = [m for m in self.critic.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        self._source_norms = norms if all(isinstance(m, SourceBatchNorm2d) for m in norms) else []
+
     def __call__(self, step: int, last_d_loss: float | None) -> tuple[Tensor, Tensor]:
         bal, n = self.balance, self.batch_size
         sigma = bal.noise_std(step)
         fake = None
         loss_d = None
+        # with several D steps, G is run again for its own step below: these fakes are only used detached
+        graph = torch.no_grad if bal.d_steps > 1 else contextlib.nullcontext
         for _ in range(bal.d_steps):
             real = self.sample_real(n)
-            with self.autocast():
+            with graph(), self.autocast():
                 fake = self.g(self.sample_z(n))
             if not bal.train_d(last_d_loss):
                 continue
@@ -74,9 +82,17 @@ class Step:
         return loss_d.detach(), loss_g.detach()
 
     def _discriminate(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-        if self.d_has_batchnorm:  # separate batches, as in DCGAN: batch-norm statistics stay per-source
+        """D on both batches in one call. Batch-norm statistics stay per-source, as in DCGAN's two calls
+        (SourceBatchNorm2d); any other batch norm takes the two calls."""
+        if self.d_has_batchnorm and not self._source_norms:
             return self.d(real), self.d(fake)
-        both = self.d(torch.cat([real, fake]))
+        for m in self._source_norms:
+            m.sources = 2
+        try:
+            both = self.d(torch.cat([real, fake]))
+        finally:
+            for m in self._source_norms:
+                m.sources = 1
         return both[: real.shape[0]], both[real.shape[0] :]
 
     def _noisy(self, x: Tensor, sigma: float) -> Tensor:

@@ -95,7 +95,8 @@ def test_wgan_gp_critic_has_no_batch_norm(tmp_path: Path) -> None:
     gp = Trainer(tiny_cfg("loss=wgan_gp"), tmp_path / "gp", fixed_params(tiny_cfg("loss=wgan_gp").space))
     ns = Trainer(tiny_cfg(), tmp_path / "ns", fixed_params(tiny_cfg().space))
     kinds = lambda m: {type(x).__name__ for x in m.modules()}  # noqa: E731
-    assert "BatchNorm2d" in kinds(ns.d) and "BatchNorm2d" not in kinds(gp.d) and "GroupNorm" in kinds(gp.d)
+    assert "SourceBatchNorm2d" in kinds(ns.d) and not {"BatchNorm2d", "SourceBatchNorm2d"} & kinds(gp.d) \
+        and "GroupNorm" in kinds(gp.d)
     assert "BatchNorm2d" in kinds(gp.g)  # G keeps DCGAN's batch norm
     assert gp._meta()["d_norm"] == "layer" and ns._meta()["d_norm"] == "batch"
     x = torch.randn(8, 1, 16, 16)
