@@ -304,6 +304,13 @@ def print_table(result: dict[str, Any]) -> None:
                   f"median best at B {d['final_median']:.4g}  {verdict(m, d, rr)}")
 
 
+def merged(result: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
+    """This run's tasks beside those an earlier run measured (--merge), in the default task order."""
+    tasks = {**earlier, **result["tasks"]}
+    order = ["ring8", "grid25", "digits"]
+    return {**result, "tasks": {t: tasks[t] for t in sorted(tasks, key=lambda t: (order.index(t) if t in order else 9, t))}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tasks", default="ring8,grid25,digits")
@@ -317,6 +324,8 @@ def main() -> None:
     ap.add_argument("--plot", default=str(ROOT / "docs" / "images" / "search_efficiency.png"))
     ap.add_argument("--workdir", default=None, help="study folders (kept); default: a temp dir, removed")
     ap.add_argument("--estimate", action="store_true", help="print the time estimate and stop")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other tasks already in --out (measured by an earlier run, same preset and reps)")
     args = ap.parse_args()
     preset_name = "smoke" if args.smoke else "full" if args.full else "default"
     reps, sizes = 1 if args.smoke else args.reps, SIZES[preset_name]
@@ -354,6 +363,16 @@ def main() -> None:
     result: dict[str, Any] = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                               "machine": machine(), "preset": preset_name, "reps": reps, "cpus": args.cpus,
                               "estimate_s": round(est), "tasks": {}}
+    earlier: dict[str, Any] = {}
+    if args.merge and out.exists():
+        before = json.loads(out.read_text())
+        if (before.get("preset"), before.get("reps")) != (preset_name, reps):
+            ap.error(f"--merge: {out} holds preset {before.get('preset')} x {before.get('reps')} reps, not "
+                     f"{preset_name} x {reps}")
+        for t, task in before["tasks"].items():
+            if t not in tasks:  # measured by that run: it keeps its own date and machine
+                earlier[t] = {"measured": {"date": before["date"], "machine": before["machine"],
+                                           "wall_s": before.get("wall_s")}, **task}
     for t in tasks:
         plan = next((p for (tt, _), p in plans.items() if tt == t), None)
         result["tasks"][t] = {"space": f"search_spaces/{t}.yaml", "size": asdict(sizes[t]),
@@ -377,12 +396,15 @@ def main() -> None:
                   + (f"  ERROR {entry['error']}" if "error" in entry else ""), flush=True)
             analyse(task, task["budget"], task["mode"])
             result["wall_s"] = round(time.perf_counter() - t_all, 1)
-            out.write_text(json.dumps(_clean(result), indent=1) + "\n")  # a stopped run keeps what it measured
+            out.write_text(json.dumps(_clean(merged(result, earlier)), indent=1) + "\n")  # a stopped run keeps what it measured
     finally:
         ray.shutdown()
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
     result["machine"]["load_avg_end"] = list(os.getloadavg())
+    for task in result["tasks"].values():
+        task["measured"] = {"date": result["date"], "machine": result["machine"], "wall_s": result.get("wall_s")}
+    result = merged(result, earlier)
     out.write_text(json.dumps(_clean(result), indent=1) + "\n")
     plot(result, Path(args.plot))
     print(f"\nwall {result['wall_s'] / 60:.1f} min (estimated {est / 60:.0f}); {out}; {args.plot}")
