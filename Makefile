@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# A real search on the digits default: 8 trials, Optuna TPE, ASHA, a local Ray, every trial in MLflow.
+# A real search on the digits default: 8 trials, Optuna TPE (no early stopping), a local Ray, every trial in MLflow.
 demo: $(STAMP)
 	rm -rf $(DEMO_OUT)/study
 	$(BIN)/gansearch run search_spaces/digits.yaml --out $(DEMO_OUT)/study

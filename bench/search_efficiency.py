@@ -294,11 +294,15 @@ def print_table(result: dict[str, Any]) -> None:
               + "".join(f"\n  {m:<12} skipped: {why}" for m, why in task["skipped"].items()))
         if task.get("warning"):
             print(f"  WARNING: {task['warning']}")
-        rr = task["methods"].get("random", {}).get("ratio")
+        def inf(x: Any) -> float:  # a task read back from the JSON has null where it had inf
+            return math.inf if x is None else x
+
+        rr = inf(task["methods"].get("random", {}).get("ratio")) if "random" in task["methods"] else None
         for m, d in task["methods"].items():
             if "ratio" not in d:
                 print(f"  {m:<12} no ratio ({len(d['studies'])} studies)")
                 continue
+            d = {**d, "ratio": inf(d["ratio"]), "ratio_ci90": [inf(x) for x in d["ratio_ci90"]]}
             lo, hi = d["ratio_ci90"]
             print(f"  {m:<12} ratio {d['ratio']:.2f} [{lo:.2f}, {hi:.2f}]  reached {d['reached']}/{d['reps']}  "
                   f"median best at B {d['final_median']:.4g}  {verdict(m, d, rr)}")

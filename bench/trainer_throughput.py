@@ -189,6 +189,14 @@ def ours_child(variant: str, device_name: str, threads: int, steps: int, warmup:
     }
 
 
+def settle(limit: float, max_wait_s: float = 300.0) -> float:
+    """Wait until the 1-minute load average is below `limit` (the last run's own load decays in ~1.5 min)."""
+    start = time.perf_counter()
+    while os.getloadavg()[0] >= limit and time.perf_counter() - start < max_wait_s:
+        time.sleep(5)
+    return time.perf_counter() - start
+
+
 def run_ours(variant: str, device: str, threads: int, steps: int, warmup: int, timeout: float) -> dict[str, Any]:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_ours", variant, "--device", device, "--threads", str(threads),
@@ -254,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps of ours first (compile happens here)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--variants", default=None, help="comma-separated; default: all for the device")
+    ap.add_argument("--settle", type=float, default=None,
+                    help="before each run wait (up to 5 min) until the 1-minute load average is below this")
     ap.add_argument("--ref-last", type=int, default=N_FAKE // BATCH - 1,
                     help="last reference iteration timed (default 14: index 15 is a partial batch of 40); it is stopped there")
     ap.add_argument("--workers", default="2,0", help="reference --workers settings to run")
@@ -296,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             if i < len(order):
                 queue.append(("ours", order[i]))
         for kind, what in queue:
+            if a.settle:
+                settle(a.settle)
             if kind == "ref":
                 res = run_reference(a.reference, what, a.threads, a.device, a.timeout, a.ref_last)
                 ref_runs[what].append(res)

@@ -119,7 +119,9 @@ class SearchConfig(_Closed):
     metric: StrictStr | None = None  # None: the dataset's headline metric (gansearch.config.metrics.headline)
     mode: Literal["min", "max"] | None = None  # None: the metric's own better direction
     sampler: Literal["tpe", "random", "qmc", "cmaes", "gp", "nsga2"] = "tpe"
-    scheduler: Literal["asha", "hyperband", "pbt", "pb2", "none"] = "asha"
+    # none by default: bench/search_efficiency.py found TPE without early stopping at or ahead of TPE + ASHA
+    # on ring8, grid25 and digits (README, "Benchmarks"); ASHA is one line away
+    scheduler: Literal["asha", "hyperband", "pbt", "pb2", "none"] = "none"
     num_trials: StrictInt = Field(8, ge=1, le=100000)
     max_concurrent: StrictInt | None = Field(None, ge=1, description="None: as many as resources allow")
     resources_per_trial: ResourcesConfig = ResourcesConfig()

@@ -98,9 +98,9 @@ def _check_study(cfg, out: Path, summary: dict, uri: str, metric: str, mode: str
     assert summary["trials"][0]["key"] == true_best and summary["mode"] == mode
 
 
-def test_study_tpe_asha_as_the_demo_runs(ray_local, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """`make demo`'s path: Optuna TPE and ASHA. One trial at a time, so ASHA's decisions don't hang on
-    which trial reports first."""
+def test_study_tpe_asha_stops_trials_early(ray_local, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Optuna TPE with ASHA (`scheduler: asha`; the demo runs TPE alone, see test_study_max_mode_tpe). One
+    trial at a time, so ASHA's decisions don't hang on which trial reports first."""
     cfg, out, summary = _study(tmp_path, "search.sampler=tpe", "search.seed=3", "search.max_concurrent=1", num_trials=5)
     uri = f"sqlite:///{out / 'mlflow.db'}"
     _check_study(cfg, out, summary, uri, "fd_classifier", "min", 5)
