@@ -124,14 +124,20 @@ def main() -> None:
               f"later {', '.join(f'{w:.1f}' for w in s['warmup_later_s'])} s (ratio {s['warmup_later_over_first']}); "
               f"compile pays: first trial {s['compile_pays']['first_trial']}, later trials {s['compile_pays']['later_trials']}",
               flush=True)
+    for s in results:
+        s["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    out = Path(args.out)
+    if out.exists():  # spaces measured by an earlier run and not by this one stay, with their own date
+        done = {s["space"] for s in results}
+        results = [s for s in json.loads(out.read_text()).get("spaces", []) if s["space"] not in done] + results
     result = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(), "gpu": None},
         "overrides": args.overrides, "fixed": FIXED, "spaces": results,
         "targets": {"warmup_later_over_first": 0.10, "eval_share": 0.10},
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

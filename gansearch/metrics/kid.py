@@ -56,12 +56,35 @@ def kid(
         raise MetricError(f"KID subset_size must be at most the smaller sample count ({smallest}), got {subset_size}")
     if generator is None:
         generator = torch.Generator().manual_seed(seed)
-    scores = np.empty(subsets, dtype=np.float64)
-    for i in range(subsets):
-        xi = x[torch.randperm(x.shape[0], generator=generator)[:subset_size]]
-        yi = y[torch.randperm(y.shape[0], generator=generator)[:subset_size]]
-        scores[i] = mmd2_unbiased(xi, yi, degree, coef)
+    draws = [(torch.randperm(x.shape[0], generator=generator)[:subset_size],
+              torch.randperm(y.shape[0], generator=generator)[:subset_size]) for _ in range(subsets)]
+    if (x.shape[0] + y.shape[0]) ** 2 <= ONE_KERNEL_MAX:
+        scores = _subset_mmd2(x, y, draws, degree, coef)
+    else:  # the kernel of all rows would not fit: one subset at a time
+        scores = np.array([mmd2_unbiased(x[i], y[j], degree, coef) for i, j in draws], dtype=np.float64)
     return float(scores.mean()), float(scores.std())
+
+
+ONE_KERNEL_MAX = 4096**2  # entries of the kernel of all real and fake rows (float64: 128 MiB)
+
+
+def _subset_mmd2(x: torch.Tensor, y: torch.Tensor, draws: list[tuple[torch.Tensor, torch.Tensor]],
+                 degree: int, coef: float) -> np.ndarray:
+    """The unbiased MMD² of every subset pair from ONE kernel of all rows: a subset's kernel sum is
+    1_a' K 1_a with its indicator vector 1_a, so all subsets are a few matrix products instead of three
+    kernels per subset (4-10x less arithmetic at 100 subsets; the same numbers to float64 rounding)."""
+    nx, m = x.shape[0], draws[0][0].shape[0]
+    k = polynomial_kernel(torch.cat([x, y]), torch.cat([x, y]), degree, coef)
+    sx = torch.zeros(len(draws), nx, dtype=k.dtype)
+    sy = torch.zeros(len(draws), y.shape[0], dtype=k.dtype)
+    for s, (i, j) in enumerate(draws):
+        sx[s, i] = 1.0
+        sy[s, j] = 1.0
+    px = sx @ k[:nx]  # (subsets, nx + ny): each real subset's kernel row sums against every row
+    xx = (px[:, :nx] * sx).sum(1) - sx @ k.diagonal()[:nx]
+    xy = (px[:, nx:] * sy).sum(1)
+    yy = ((sy @ k[nx:, nx:]) * sy).sum(1) - sy @ k.diagonal()[nx:]
+    return ((xx + yy) / (m * (m - 1)) - 2.0 * xy / (m * m)).numpy()
 
 
 def _features(f: ArrayLike, name: str) -> torch.Tensor:

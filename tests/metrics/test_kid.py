@@ -91,3 +91,14 @@ def test_refusals() -> None:
         kid(real, fake, subset_size=10, subsets=0)
     with pytest.raises(MetricError, match="finite"):
         kid(real, fake * float("nan"), subset_size=10)
+
+
+def test_one_kernel_for_all_subsets_equals_one_subset_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The evaluator's path (all subsets from one kernel) against the three kernels per subset it replaced."""
+    import gansearch.metrics.kid as kid_mod
+
+    real, fake = feats(700, 64, 7), feats(500, 64, 8, shift=0.2, scale=1.1)
+    fast = kid(real, fake, subset_size=400, subsets=50, seed=3)
+    monkeypatch.setattr(kid_mod, "ONE_KERNEL_MAX", 0)
+    slow = kid(real, fake, subset_size=400, subsets=50, seed=3)
+    assert fast[0] == pytest.approx(slow[0], rel=1e-10) and fast[1] == pytest.approx(slow[1], rel=1e-8)
