@@ -56,7 +56,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from search_efficiency import quiet  # the same fd-level redirect of Tune's and MLflow's output (bench/)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMI_QUERY = ["nvidia-smi", "--query-gpu=utilization.gpu,memory.used", "--format=csv,noheader,nounits"]
@@ -108,25 +110,6 @@ class GpuSampler(threading.Thread):
 
         return {"available": True, "period_s": self.period, "study": stats(self.samples),
                 "train_window": stats(within(window)), "all_k_training": stats(within(overlap))}
-
-
-@contextlib.contextmanager
-def quiet(log: Path) -> Iterator[None]:
-    """Tune's, Ray's and MLflow's output goes to the study's log (fd level), so the table stays readable."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = {fd: os.dup(fd) for fd in (1, 2)}
-    with log.open("ab") as f:
-        for fd in saved:
-            os.dup2(f.fileno(), fd)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            for fd, copy in saved.items():
-                os.dup2(copy, fd)
-                os.close(copy)
 
 
 def overrides(a: argparse.Namespace, k: int, cpu: int) -> list[str]:
