@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -95,13 +97,16 @@ def test_address_and_tracking_rules(monkeypatch: pytest.MonkeyPatch) -> None:
 def token_head(tmp_path_factory: pytest.TempPathFactory):
     """A real `ray start --head` with token auth on 127.0.0.2; stopped by its process group."""
     tmp = tmp_path_factory.mktemp("rh")
+    # Ray's socket paths must fit in 107 bytes: under pytest's numbered tmp_path they did not once the
+    # counter and the PID grew (108 bytes at pytest-109, PID 16594)
+    short_temp = Path(tempfile.mkdtemp(prefix="gsr-", dir="/tmp"))
     port, token = _free_port("127.0.0.2"), uuid.uuid4().hex
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0"}
     log = open(tmp / "head.log", "wb")
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", f"--port={port}",
          "--num-cpus=0", "--node-ip-address=127.0.0.2", "--include-dashboard=false", "--disable-usage-stats",
-         f"--temp-dir={tmp / 'r'}", "--memory=500000000", "--object-store-memory=100000000"],
+         f"--temp-dir={short_temp}", "--memory=500000000", "--object-store-memory=100000000"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -121,6 +126,7 @@ def token_head(tmp_path_factory: pytest.TempPathFactory):
         except ProcessLookupError:
             pass
         log.close()
+        shutil.rmtree(short_temp, ignore_errors=True)
 
 
 @pytest.mark.slow

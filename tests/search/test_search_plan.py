@@ -61,7 +61,8 @@ def test_plan_rejects_unknown_metric_and_unsupported_combinations() -> None:
     with pytest.raises(ConfigErrors, match=r"search.objectives\[1\].metric"):
         make_plan(load(DIGITS, ["search.objectives=[{metric: fd_classifier}, {metric: nope}]"]))
     with pytest.raises(ConfigErrors, match="search.scheduler: must be none with several objectives"):
-        make_plan(load(DIGITS, ["search.sampler=nsga2", "search.objectives=[{metric: fd_classifier}, {metric: g_amplitude}]"]))
+        make_plan(load(DIGITS, ["search.sampler=nsga2", "search.scheduler=asha",
+                                "search.objectives=[{metric: fd_classifier}, {metric: g_amplitude}]"]))
     plan = make_plan(load(DIGITS, ["search.sampler=nsga2", "search.scheduler=none",
                                    "search.objectives=[{metric: fd_classifier}, {metric: g_amplitude}]"]))
     assert plan.multi and plan.objectives == (("fd_classifier", "min"), ("g_amplitude", "min"))
