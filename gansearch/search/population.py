@@ -24,8 +24,7 @@ def explore(donor: dict[str, Any], own: dict[str, Any], cfg: SpaceFile, rng: ran
     """The donor's hyperparameters, each name of `mutate` it has perturbed; the member keeps its own key."""
     p = cfg.search.pbt
     assert p is not None
-    new = {k: v for k, v in donor.items() if k not in META_KEYS}
-    new.update({k: v for k, v in own.items() if k in META_KEYS})
+    new = donor_config(donor, own)
     ops: dict[str, str] = {}
     for name in p.mutate:
         if name not in new:
@@ -34,15 +33,27 @@ def explore(donor: dict[str, Any], own: dict[str, Any], cfg: SpaceFile, rng: ran
         assert isinstance(d, Dist) and d.low is not None and d.high is not None
         lo, hi = float(d.low), float(d.high)
         if rng.random() < p.resample_probability:
-            log_scale = d.type == "loguniform" or d.log
+            to, back = sampled_scale(d)
             u = rng.random()
-            new[name] = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))) if log_scale else lo + u * (hi - lo)
+            new[name] = back(to(lo) + u * (to(hi) - to(lo)))
             ops[name] = "resample"
         else:
             f = rng.choice(FACTORS)
             new[name] = min(hi, max(lo, float(donor[name]) * f))
             ops[name] = f"* {f}"
     return new, ops
+
+
+def donor_config(donor: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """What an exploiting member continues with: the donor's configuration under its own trial key."""
+    return {**{k: v for k, v in donor.items() if k not in META_KEYS}, **{k: v for k, v in own.items() if k in META_KEYS}}
+
+
+def sampled_scale(d: Dist) -> tuple[Callable[[float], float], Callable[[float], float]]:
+    """(to, from) the scale a name is sampled on: log for loguniform (or log: true), linear otherwise."""
+    if d.type == "loguniform" or d.log:
+        return math.log, math.exp
+    return float, float
 
 
 class OptunaMembers:
@@ -149,13 +160,6 @@ class StudyPBT(_StudyRules, PopulationBasedTraining):
         return explore(trial_to_clone.config, trial.config, self._cfg, self._rng)
 
 
-def gp_scale(d: Dist) -> tuple[Callable[[float], float], Callable[[float], float]]:
-    """(to, from) the scale PB2's GP models a name on: log for loguniform, as sampled; linear otherwise."""
-    if d.type == "loguniform" or d.log:
-        return math.log, math.exp
-    return float, float
-
-
 class StudyPB2(_StudyRules, PB2):
     """`pb2` (Parker-Holder et al. 2020): Ray's PB2, whose GP bandit (time-varying kernel, UCB) models the
     change in the metric per step against the time, the metric before and the mutated names, and picks
@@ -173,7 +177,7 @@ class StudyPB2(_StudyRules, PB2):
         bounds = {}
         for n, d in self._dists.items():
             assert isinstance(d, Dist) and d.low is not None and d.high is not None
-            to, _ = gp_scale(d)
+            to, _ = sampled_scale(d)
             bounds[n] = [to(float(d.low)), to(float(d.high))]
         np.random.seed(cfg.search.seed)  # PB2's acquisition optimiser starts from numpy's global random draws
         PB2.__init__(self, time_attr="step", metric=metric, mode=mode, perturbation_interval=p.perturbation_interval,
@@ -181,7 +185,7 @@ class StudyPB2(_StudyRules, PB2):
         self._study_setup(cfg, optuna_members, start_steps)
 
     def _gp_config(self, config: dict[str, Any]) -> dict[str, Any]:
-        return {**config, **{n: gp_scale(d)[0](float(config[n])) for n, d in self._dists.items()}}  # type: ignore[arg-type]
+        return {**config, **{n: sampled_scale(d)[0](float(config[n])) for n, d in self._dists.items()}}  # type: ignore[arg-type]
 
     def _save_trial_state(self, state: Any, time: int, result: dict[str, Any], trial: Any) -> Any:
         import pandas as pd
@@ -203,10 +207,9 @@ class StudyPB2(_StudyRules, PB2):
                 return str(self._t)
 
         gp_new, _ = PB2._get_new_config(self, trial, _Seen(trial_to_clone, self._gp_config(trial_to_clone.config)))
-        new = {k: v for k, v in trial_to_clone.config.items() if k not in META_KEYS}
-        new.update({k: v for k, v in trial.config.items() if k in META_KEYS})
+        new = donor_config(trial_to_clone.config, trial.config)
         for n, d in self._dists.items():
             assert isinstance(d, Dist) and d.low is not None and d.high is not None
-            value = gp_scale(d)[1](float(gp_new[n]))
+            value = sampled_scale(d)[1](float(gp_new[n]))
             new[n] = min(float(d.high), max(float(d.low), value))
         return new, {n: "pb2" for n in self._dists}
