@@ -10,11 +10,15 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from gansearch.config.style import STYLE_HPARAMS
+
 # scale-free amplitudes (detrended std / the loss's own level) compare across losses; a period is only
 # there when Fisher's g test finds one (gansearch.metrics.oscillation)
 OSCILLATION = ("g_rel_amplitude", "d_rel_amplitude", "g_period", "d_period")
 FAILURES = ("diverged", "d_collapsed", "mode_collapsed")
-_DEFAULTS = {"balance": "none", "loss": "non_saturating"}  # what the trainer uses when a space omits them
+_DEFAULTS = {"balance": "none", "loss": "non_saturating",  # what the trainer uses when a space omits them
+             **{k: STYLE_HPARAMS[k].default for k in ("optimizer", "init")}}  # (style transfer's trainer too)
+SPEED = ("converge_step", "converge_s")  # style transfer: when a trial got to within converge_rtol of its end
 
 
 def collapse_rule(coverage: tuple[str, int] | None) -> str:
@@ -90,3 +94,19 @@ def curves(records: list[Mapping[str, Any]], keys: Iterable[str]) -> dict[str, l
     for k in keys:
         out[k] = [float(r[k]) if isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) else None for r in records]
     return out
+
+
+def speed_by_group(trials: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]],
+                   by: str) -> dict[str, dict[str, Any]]:
+    """Time to converge per group: each trial's `converge_step` and `converge_s` from its last record
+    (gansearch.style.records.converge_step defines them; a diverged trial has none)."""
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: {k: [] for k in SPEED})
+    for params, records in trials:
+        group = str(params.get(by, _DEFAULTS.get(by)))
+        last = records[-1] if records else {}
+        values[group]
+        for k in SPEED:
+            v = last.get(k)
+            if isinstance(v, (int, float)) and math.isfinite(v) and not last.get("diverged"):
+                values[group][k].append(float(v))
+    return {g: {k: _stats(vs[k]) for k in SPEED} | {"values": vs} for g, vs in sorted(values.items())}

@@ -65,18 +65,22 @@ def budget(section: Mapping[str, Any], metric: str) -> Any:
 
 
 def top_curves(curves: Sequence[Mapping[str, Any]], metric: str) -> Any:
-    """The study metric (left) and D/G losses (right) over steps, one colour per top trial."""
+    """The study metric (left) and D/G losses (right) over steps, one colour per top trial; for style transfer
+    the measured content (solid) and style (dashed) distances on the right."""
     import plotly.graph_objects as go
     from plotly.colors import qualitative
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(metric, "D loss (solid), G loss (dashed)"))
+    right, title = ("d_loss", "g_loss"), "D loss (solid), G loss (dashed)"
+    if curves and "d_loss" not in curves[0]["curve"] and "content_distance" in curves[0]["curve"]:
+        right, title = ("content_distance", "style_distance"), "content distance (solid), style distance (dashed)"
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(metric, title))
     for i, c in enumerate(curves):
         color = qualitative.Plotly[i % len(qualitative.Plotly)]
         d = c["curve"]
         fig.add_trace(go.Scatter(x=d["step"], y=d[metric], name=c["key"], legendgroup=c["key"],
                                  line=dict(color=color), mode="lines+markers"), row=1, col=1)
-        for k, dash in (("d_loss", "solid"), ("g_loss", "dash")):
+        for k, dash in zip(right, ("solid", "dash")):
             if k in d:
                 fig.add_trace(go.Scatter(x=d["step"], y=d[k], name=f"{c['key']} {k}", legendgroup=c["key"],
                                          showlegend=False, line=dict(color=color, dash=dash)), row=1, col=2)

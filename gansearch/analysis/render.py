@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gansearch.analysis import figures, pbt_figures
-from gansearch.analysis.convergence import OSCILLATION
+from gansearch.analysis.convergence import OSCILLATION, SPEED
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "report.html.j2"
 
@@ -38,9 +38,9 @@ def plots(report: Mapping[str, Any]) -> dict[str, Any]:
         "budget": [figures.to_div(figures.budget(b, m), f"budget-{m}") for m, b in report["budget"].items() if b["n"]],
         "curves": [figures.to_div(figures.top_curves(conv["top"], metric), "curves")] if conv["top"] else [],
         "oscillation": [figures.to_div(figures.oscillation(conv["oscillation"][by], by), f"oscillation-{by}")
-                        for by in ("balance", "loss") if conv["oscillation"][by]],
+                        for by in conv["group_by"] if conv["oscillation"][by]],
         "failures": [figures.to_div(figures.failure_bars(conv["failures"][f"by_{by}"], by), f"failures-{by}")
-                     for by in ("balance", "loss") if conv["failures"][f"by_{by}"]],
+                     for by in conv["group_by"] if conv["failures"][f"by_{by}"]],
         "pbt": [figures.to_div(pbt_figures.schedules(report["pbt"]), "pbt-schedules"),
                 figures.to_div(pbt_figures.lineage(report["pbt"]), "pbt-lineage")] if report.get("pbt") else [],
     }
@@ -59,7 +59,7 @@ def render_html(report: Mapping[str, Any], study_dir: Path) -> str:
     samples = [dict(s, uri=_data_uri(Path(study_dir) / s["path"]) if s["path"] else None) for s in report["samples"]]
     return env.get_template(TEMPLATE.name).render(
         r=report, plots=plots(report), samples=samples, plotlyjs=plotly.offline.get_plotlyjs(),
-        osc_keys=OSCILLATION)
+        osc_keys=OSCILLATION, speed_keys=SPEED)
 
 
 def write(report: Mapping[str, Any], study_dir: Path, html: Path, json_path: Path) -> dict[str, Path]:

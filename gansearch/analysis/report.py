@@ -10,9 +10,14 @@ from typing import Any, Mapping, Sequence
 
 from gansearch.analysis.budget import budget_section
 from gansearch.analysis.pbt_figures import pbt_section
-from gansearch.analysis.convergence import collapse_rule, curves, failure_shares, oscillation_by_group
+from gansearch.analysis.convergence import collapse_rule, curves, failure_shares, oscillation_by_group, speed_by_group
+from gansearch.analysis.sensitivity import by_group as converged_by_group
+from gansearch.analysis.sensitivity import rule as converged_rule
 from gansearch.analysis.study_data import COVERAGE, StudyData, ranked
 
+STYLE_FAILURE_RULES = {"diverged": "status diverged, or any evaluation with diverged = 1 (a non-finite loss or image)",
+                       "d_collapsed": "not measured for style transfer (no discriminator)",
+                       "mode_collapsed": "not measured for style transfer (one image, no modes)"}
 STATUS_ORDER = ("completed", "stopped-early", "diverged", "failed", "running")
 BUDGET_IID = ("Trials were independent full-budget draws (random or qmc sampler, no early stopping): the dotted "
               "line is the exact expected best of n of them (order statistics), which the bootstrap mean matches.")
@@ -59,6 +64,13 @@ def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_
     counts = Counter(str(t.status) for t in study.trials)
     coverage = COVERAGE.get(study.data_name or "")
     curve_keys = [metric, "d_loss", "g_loss"] + ([coverage[0]] if coverage else [])
+    style = study.task == "style_transfer"  # no D, G or losses to oscillate: the distances, the loss, the speed
+    group_by = ("optimizer", "init") if style else ("balance", "loss")
+    searched_model = "model" in study.searched()
+    if searched_model:  # the architecture is a searched categorical: every convergence table by model too
+        group_by = ("model",) + group_by
+    if style:
+        curve_keys = [metric, "content_distance", "style_distance", "loss"]
     grouped = [(t.params, t.records, t.status) for t in study.trials]
     samples = []
     for r in top:
@@ -70,7 +82,7 @@ def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_
         "study": {
             "folder": str(study.folder), "metric": metric, "mode": mode,
             "objectives": [{"metric": m, "mode": md} for m, md in study.objectives],
-            "data": study.data_name, "train_steps": study.train_steps, "num_trials": len(study.trials),
+            "data": study.data_name, "task": study.task, "train_steps": study.train_steps, "num_trials": len(study.trials),
             "statuses": {s: counts.get(s, 0) for s in STATUS_ORDER} | {s: c for s, c in counts.items() if s not in STATUS_ORDER},
             "source": "summary.json" if study.from_summary else "trial folders (no summary.json: partial study)",
             "ranked_by": "rerun mean over fresh seeds" if study.reruns else (
@@ -88,19 +100,25 @@ def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_
             sampler=study.search.get("sampler"), scheduler=study.search.get("scheduler")),
         "convergence": {
             "top": [{"key": r["key"], "curve": curves(by_key[r["key"]].records, curve_keys)} for r in top if r["key"] in by_key],
-            "oscillation": {by: oscillation_by_group([(t.params, t.records) for t in study.trials], by)
-                            for by in ("balance", "loss")},
+            "group_by": list(group_by),
+            "oscillation": {by: {} if style else oscillation_by_group([(t.params, t.records) for t in study.trials], by)
+                            for by in group_by},
+            "speed": {by: speed_by_group([(t.params, t.records) for t in study.trials], by) for by in group_by}
+            if style else {},
             "failures": {
-                "rules": {"diverged": "status diverged, or any evaluation with diverged = 1 (a non-finite loss)",
+                "rules": STYLE_FAILURE_RULES if style else {
+                          "diverged": "status diverged, or any evaluation with diverged = 1 (a non-finite loss)",
                           "d_collapsed": "any evaluation with d_collapse = 1: D's loss within eval.collapse_threshold "
                                          "of its floor (the least it can be: 0 for hinge and LSGAN, H(1 - smoothing) "
                                          "for the non-saturating loss) for eval.collapse_evals evaluations in a row; "
                                          "not measured for WGAN-GP, whose critic loss has no floor",
                           "mode_collapsed": collapse_rule(coverage)},
-                "by_balance": failure_shares(grouped, "balance", coverage),
-                "by_loss": failure_shares(grouped, "loss", coverage),
+                **{f"by_{by}": failure_shares(grouped, by, coverage) for by in group_by},
             },
         },
+        "models": {"rule": converged_rule(metric, mode), "by_model": converged_by_group(
+            [(t.key, t.params, t.records, t.status, (v[1] if (v := t.value(metric)) else None)) for t in study.trials],
+            "model", "auto", mode, coverage)} if searched_model else None,
         "samples": samples,
         "pbt": pbt_section([(t.key, t.folder, t.last.get("step")) for t in study.trials], study.train_steps,
                            study.log_scaled),

@@ -70,6 +70,7 @@ class StudyData:
     reruns: list[dict[str, Any]] = field(default_factory=list)
     from_summary: bool = False
     search: dict[str, Any] = field(default_factory=dict)  # the space file's search section, as validated
+    task: str = "gan"  # the space file's task: gan, or style_transfer (no data section, no GAN losses)
 
     @property
     def iid_trials(self) -> bool:
@@ -168,9 +169,10 @@ def load_study(study_dir: Path, statuses: dict[str, str] | None = None) -> Study
             params = json.loads(run_json.read_text()).get("params", {}) if run_json.exists() else {}
         status = s.get("status") or (statuses or {}).get(key) or derived_status(records, steps)
         trials.append(Trial(key, status, params, records, s.get("run_id"), folder if folder.exists() else None))
+    task = space_json.get("task") or "gan"
+    data_name = (space_json.get("data") or {}).get("name") if task == "gan" else None
     return StudyData(study_dir, objectives_of(space_json), space_json.get("space") or {},
-                     (space_json.get("data") or {}).get("name"), steps, trials,
-                     reruns, summary is not None, space_json.get("search") or {})
+                     data_name, steps, trials, reruns, summary is not None, space_json.get("search") or {}, task)
 
 
 def ranked(study: StudyData) -> list[dict[str, Any]]:

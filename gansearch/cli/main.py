@@ -33,7 +33,8 @@ def validate(space: Path = SpaceArg, set_: Optional[list[str]] = SetOpt) -> None
     from gansearch.data.locate import locate
 
     cfg = _load(space, set_ or [])
-    locate(cfg.data)
+    if cfg.task == "gan":  # a style space's images are checked by validation itself
+        locate(cfg.data)
     body = cfg.model_dump(mode="json", exclude={"space"})
     body["space"] = {k: (v.model_dump(exclude_none=True) if hasattr(v, "model_dump") else v) for k, v in cfg.space.items()}
     body["resolved_params"] = fixed_params(cfg.space)
@@ -59,7 +60,8 @@ def train(
     cfg = _load(space, overrides)
     from gansearch.data.locate import locate
 
-    locate(cfg.data)
+    if cfg.task == "gan":
+        locate(cfg.data)
     from gansearch.cli.progress import run_with_progress
 
     summary = run_with_progress(cfg, out, quiet=quiet)
@@ -68,8 +70,9 @@ def train(
     line = f"{status}: {summary['steps']} steps"
     metric = summary.get("metric")
     if metric and final.get(metric) is not None:
+        scored = f"{final['eval.num_samples']} samples, " if final.get("eval.num_samples") is not None else "measured by "
         line += (f", {metric} {final[metric]:.4g} (best {summary['best_value']:.4g} at step {summary['best_step']};"
-                 f" {final.get('eval.num_samples')} samples, {final.get('eval.feature_net')})")
+                 f" {scored}{final.get('eval.feature_net')})")
     if final.get("eval.feature_net_warning"):
         typer.echo(f"warning: {final['eval.feature_net_warning']}", err=True)
     if status == "diverged":
@@ -145,7 +148,10 @@ def export(
 
     result = export_study(study_dir, top_k, to, register=register, echo=typer.echo)
     typer.echo(f"manifest: {result['manifest']}")
-    typer.echo(f"render:   gansearch sample {to} -n 64 -o grid.png")
+    if result.get("task", "gan") == "gan":
+        typer.echo(f"render:   gansearch sample {to} -n 64 -o grid.png")
+    else:  # style transfer: each trial folder holds its image
+        typer.echo(f"images:   {to}/*/image.png")
 
 
 @app.command()

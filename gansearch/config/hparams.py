@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gansearch.config.names import BALANCE, LOSSES
+from gansearch.config.names import BALANCE, LOSSES, MODELS
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,14 @@ class HParam:
 
 
 HPARAMS: dict[str, HParam] = {
+    # auto: the model section's name; searched, it makes the architecture one more categorical parameter
+    "model": HParam("choice", "auto", choices=MODELS, doc="G/D architecture (model.name when auto)"),
+    "steps_per_resolution": HParam(
+        "int", 500, 1, 1e9, used_when=("model", "progressive"), doc="trainer steps per resolution while growing"
+    ),
+    "fade_in": HParam(
+        "float", 0.5, 0.0, 1.0, used_when=("model", "progressive"), doc="share of a resolution's steps fading it in"
+    ),
     "lr_g": HParam("float", 2e-4, 0.0, 1.0, low_open=True, doc="Adam learning rate of G"),
     "lr_d": HParam("float", 2e-4, 0.0, 1.0, low_open=True, doc="Adam learning rate of D (unless ttur)"),
     "beta1": HParam("float", 0.5, 0.0, 1.0, high_open=True, doc="Adam beta1 for G and D"),

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from gansearch.config import names
 from gansearch.config.schema import SECTIONS, Dist, SpaceFile
 from gansearch.config.space import check_space
+from gansearch.config.style import check_style
 from gansearch.errors import ConfigError, ConfigErrors
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -99,11 +100,35 @@ def validate(raw: dict[str, Any], where: str = "<space>") -> SpaceFile:
     except RecursionError:
         raise ConfigErrors([ConfigError("(top level)", "must not nest this deep", None, show_value=False)]) from None
     errors: dict[str, ConfigError] = {}
-    for err in check_sections(cfg) + check_space(cfg.space):
+    for err in check_sections(cfg) + check_style(cfg) + check_space(cfg.space, cfg.task):
         errors.setdefault(err.path, err)  # the first rule broken at a field is the one to fix
     if errors:
         raise ConfigErrors(list(errors.values()))
     return cfg
+
+
+def _check_models(cfg: SpaceFile, is_image: bool) -> list[ConfigError]:
+    """The model section's name, or every choice of a searched `space.model`, must suit the data."""
+    m, d = cfg.model, cfg.data
+    entry = cfg.space.get("model")
+    if entry is not None and m.name != "auto":
+        return [ConfigError("space.model", "must not be searched when model.name is set (set model.name: auto)",
+                            m.name)]
+    where, models = "model.name", [m.name]
+    if isinstance(entry, Dist):
+        where, models = "space.model.choices", list(entry.choices or [])
+    elif entry is not None:
+        where, models = "space.model", [entry]
+    allowed = names.IMAGE_MODELS if is_image else ("mlp",)
+    kind = "image" if is_image else "2D"
+    errs = [ConfigError(where, f"must be auto or one of {', '.join(allowed)} for the {kind} dataset {d.name}", name)
+            for name in models if name in names.MODELS and name not in ("auto", *allowed)]
+    if m.depth and any(name in ("msg", "progressive") for name in models):
+        errs.append(ConfigError("model.depth", "must be 0 for msg and progressive (their blocks are fixed)", m.depth))
+    if cfg.train.compile and "progressive" in models:
+        errs.append(ConfigError("train.compile", "must be false for progressive (its fade-in weight changes every "
+                                "step, and each value would compile again)", True))
+    return errs
 
 
 def check_sections(cfg: SpaceFile) -> list[ConfigError]:
@@ -115,12 +140,10 @@ def check_sections(cfg: SpaceFile) -> list[ConfigError]:
     if m.name not in names.MODELS:
         errs.append(ConfigError("model.name", "must be one of " + ", ".join(names.MODELS), m.name))
     is_image = d.name in names.IMAGE_DATASETS
-    if is_image and d.image_size not in names.DCGAN_SIZES:
-        errs.append(ConfigError("data.image_size", "must be one of 16, 32, 64 for image datasets", d.image_size))
-    if is_image and m.name == "mlp":
-        errs.append(ConfigError("model.name", f"must be dcgan or auto for the image dataset {d.name}", m.name))
-    if d.name in names.POINT_DATASETS and m.name == "dcgan":
-        errs.append(ConfigError("model.name", f"must be mlp or auto for the 2D dataset {d.name}", m.name))
+    if is_image and d.image_size not in names.IMAGE_SIZES:
+        errs.append(ConfigError("data.image_size", "must be one of " + ", ".join(map(str, names.IMAGE_SIZES))
+                                + " for image datasets", d.image_size))
+    errs += _check_models(cfg, is_image)
     if d.root is not None and not Path(d.root).expanduser().exists():
         errs.append(ConfigError("data.root", "must be an existing folder", d.root))
     if not _DEVICE.match(t.device):

@@ -32,6 +32,12 @@ MODE_METRICS = {"mode_score": "max", "modes_covered": "max", "hq_fraction": "max
 LOSS_METRICS = {"d_loss": "min", "g_loss": "min", "g_amplitude": "min", "d_amplitude": "min",
                 "g_rel_amplitude": "min", "d_rel_amplitude": "min", "g_slope": "min", "d_slope": "min"}
 BEST_SUFFIX = "_best"
+# task: style_transfer (gansearch.style): distances measured by a net other than the one optimised against
+# (see gansearch.style.measure); transfer_score is gansearch's own ranking of the two, 1 for either input image
+STYLE_METRICS = {"transfer_score": "min", "content_distance": "min", "style_distance": "min"}
+# the optimised objective's terms (the net optimised against) and the time to converge
+STYLE_LOSS_METRICS = {"loss": "min", "content_loss": "min", "style_loss": "min", "tv_loss": "min",
+                      "converge_step": "min", "converge_s": "min"}
 
 # What an evaluation record says about how its numbers were computed (tags, not metrics); the names are
 # the space file's own fields where one exists.
@@ -40,7 +46,11 @@ FEATURE_NET_HASH = "eval.feature_net_hash"  # sha256 (16 hex) of its weights
 FEATURE_NET_ACCURACY = "eval.feature_net_accuracy"  # the classifier's accuracy on held-out real images
 NUM_SAMPLES = "eval.num_samples"  # distinct generated samples scored
 FEATURE_NET_WARNING = "eval.feature_net_warning"  # set when the classifier is too weak to trust
-PROVENANCE = (FEATURE_NET, FEATURE_NET_HASH, FEATURE_NET_ACCURACY, NUM_SAMPLES, FEATURE_NET_WARNING)
+# style transfer: the net the image is optimised against (eval.feature_net is the one that measures)
+OPTIMISED_NET = "style.feature_net"
+OPTIMISED_NET_HASH = "style.feature_net_hash"
+PROVENANCE = (FEATURE_NET, FEATURE_NET_HASH, FEATURE_NET_ACCURACY, NUM_SAMPLES, FEATURE_NET_WARNING,
+              OPTIMISED_NET, OPTIMISED_NET_HASH)
 
 
 def feature_space(cfg: Any) -> str:
@@ -55,12 +65,17 @@ def feature_space(cfg: Any) -> str:
 
 def headline(cfg: Any) -> str:
     """The metric a space file ranks by when its `search` section names none."""
+    if getattr(cfg, "task", "gan") == "style_transfer":
+        return "transfer_score"
     return "mode_score" if cfg.data.name in names.POINT_DATASETS else DISTANCES[feature_space(cfg)][0]
 
 
 def evaluation_metrics(cfg: Any, best: bool = True) -> dict[str, str]:
     """metric -> better mode ("min"/"max") of every metric an evaluation of `cfg` records, with their
     `_best` variants unless `best` is False (loss metrics excluded: see LOSS_METRICS)."""
+    if getattr(cfg, "task", "gan") == "style_transfer":
+        out = dict(STYLE_METRICS)
+        return {**out, **{k + BEST_SUFFIX: m for k, m in out.items()}} if best else out
     space = feature_space(cfg)
     fd, kd = DISTANCES[space]
     out = {fd: "min"}
@@ -75,6 +90,8 @@ def evaluation_metrics(cfg: Any, best: bool = True) -> dict[str, str]:
 
 def known_metrics(cfg: Any) -> dict[str, str]:
     """Every metric `search.metric` may name for `cfg`, with its better mode."""
+    if getattr(cfg, "task", "gan") == "style_transfer":
+        return {**evaluation_metrics(cfg), **STYLE_LOSS_METRICS}
     return {**evaluation_metrics(cfg), **LOSS_METRICS}
 
 

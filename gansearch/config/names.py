@@ -10,8 +10,9 @@ IMAGE_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "cifar10"
 POINT_DATASETS: tuple[str, ...] = ("ring8", "grid25")
 DATASETS: tuple[str, ...] = IMAGE_DATASETS + POINT_DATASETS
 
-MODELS: tuple[str, ...] = ("auto", "dcgan", "mlp")
+IMAGE_MODELS: tuple[str, ...] = ("dcgan", "msg", "progressive")  # msg: MSG-GAN; progressive: ProGAN's growing
+MODELS: tuple[str, ...] = ("auto",) + IMAGE_MODELS + ("mlp",)
 LOSSES: tuple[str, ...] = ("non_saturating", "hinge", "wgan_gp", "lsgan")
 BALANCE: tuple[str, ...] = ("none", "ttur", "n_critic", "skip_d", "label_smoothing", "instance_noise")
 FEATURE_NETS: tuple[str, ...] = ("auto", "classifier", "inception")
-DCGAN_SIZES: tuple[int, ...] = (16, 32, 64)
+IMAGE_SIZES: tuple[int, ...] = (16, 32, 64, 128)  # powers of two from DCGAN's 4x4 trunk

@@ -7,6 +7,8 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from gansearch.config.style import StyleConfig
+
 Scalar = Union[StrictBool, StrictInt, StrictFloat, StrictStr]
 
 
@@ -135,12 +137,14 @@ class SearchConfig(_Closed):
 class SpaceFile(_Closed):
     name: StrictStr | None = None
     description: StrictStr | None = None
+    task: Literal["gan", "style_transfer"] = "gan"  # which trainer the search runs (gansearch.search.tasks)
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     space: dict[StrictStr, Union[Dist, Scalar]] = {}
     search: SearchConfig = SearchConfig()
+    style: StyleConfig | None = None  # task: style_transfer (gansearch.config.style)
 
 
 SECTIONS: dict[str, type[BaseModel]] = {
@@ -151,4 +155,5 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "eval": EvalConfig,
     "space.*": Dist,
     "search": SearchConfig,
+    "style": StyleConfig,
 }

@@ -4,34 +4,39 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from gansearch.config.hparams import HPARAMS, defaults
+from gansearch.config.hparams import HPARAMS, HParam, defaults
 from gansearch.config.schema import Dist
+from gansearch.config.style import STYLE_HPARAMS, style_defaults
 from gansearch.errors import ConfigError
 
 Space = Mapping[str, "Dist | Any"]
 
+# task -> its searchable hyperparameters (the `task:` name table of config.style.TASKS)
+HPARAM_TABLES: dict[str, dict[str, HParam]] = {"gan": HPARAMS, "style_transfer": STYLE_HPARAMS}
 
-def check_space(space: Space) -> list[ConfigError]:
+
+def check_space(space: Space, task: str = "gan") -> list[ConfigError]:
     errs: list[ConfigError] = []
+    table = HPARAM_TABLES[task]
     for name, entry in space.items():
         where = f"space.{name}"
-        hp = HPARAMS.get(name)
+        hp = table.get(name)
         if hp is None:
-            errs.append(ConfigError(where, "must be a known hyperparameter (" + ", ".join(HPARAMS) + ")", name))
+            kind = "" if task == "gan" else f" of task {task}"
+            errs.append(ConfigError(where, f"must be a known hyperparameter{kind} (" + ", ".join(table) + ")", name))
             continue
         if not isinstance(entry, Dist):
             if not hp.check(entry):
                 errs.append(ConfigError(where, hp.rule(), entry))
             continue
-        errs.extend(_check_dist(where, name, entry))
+        errs.extend(_check_dist(where, hp, entry))
     for name, entry in space.items():
         if isinstance(entry, Dist) and entry.when:
             errs.extend(_check_when(name, entry.when, space))
     return errs
 
 
-def _check_dist(where: str, name: str, d: Dist) -> list[ConfigError]:
-    hp = HPARAMS[name]
+def _check_dist(where: str, hp: HParam, d: Dist) -> list[ConfigError]:
     errs: list[ConfigError] = []
     if d.type == "categorical":
         if d.low is not None or d.high is not None:
@@ -151,8 +156,8 @@ def fixed_params(space: Space, chosen: Mapping[str, Any] | None = None) -> dict[
     return values
 
 
-def full_params(active: Mapping[str, Any]) -> dict[str, Any]:
+def full_params(active: Mapping[str, Any], task: str = "gan") -> dict[str, Any]:
     """The trainer's view: every hyperparameter, active ones as given, the rest at their defaults."""
-    out = defaults()
+    out = defaults() if task == "gan" else style_defaults()
     out.update(active)
     return out

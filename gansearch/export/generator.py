@@ -34,10 +34,12 @@ def data_shape(space_file: Mapping[str, Any], g_state: Mapping[str, torch.Tensor
     if space_file["data"]["name"] in MIXTURES:
         return (2,)
     size = int(space_file["data"]["image_size"])
-    convs = [t for k, t in g_state.items() if k.endswith("weight") and t.dim() == 4]
+    convs = [(k, t) for k, t in g_state.items() if k.endswith("weight") and t.dim() == 4]
     if not convs:
         raise ValueError("G has no convolution weights: cannot tell the image channels")
-    return (int(convs[-1].shape[1]), size, size)
+    key, last = convs[-1]
+    # DCGAN ends in a transposed convolution (in, out, k, k); MSG/progressive in a toRGB conv (out, in, 1, 1)
+    return (int(last.shape[0] if key.startswith("to_rgb") else last.shape[1]), size, size)
 
 
 def modes_of(space_file: Mapping[str, Any]) -> list[list[float]] | None:

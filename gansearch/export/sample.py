@@ -44,6 +44,9 @@ def sample_export(export_dir: Path, n: int, out: str | Path, seed: int | None = 
     kind = resolve_format(fmt, out)
     out = Path(out)
     folder, entry = manifest.resolve(Path(export_dir))
+    if "image.png" in entry.get("files", {}) and "generator.safetensors" not in entry.get("files", {}):
+        raise ConfigError("EXPORT_DIR", "must be a GAN export (a style-transfer export holds its image, "
+                          "image.png, and nothing to sample from)", str(export_dir))
     manifest.verify(folder, entry)
     g, config = generator.load(folder)
     points = len(config["model_args"]["data_shape"]) == 1

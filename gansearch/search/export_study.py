@@ -77,6 +77,10 @@ def export_study(study_dir: Path, top_k: int, to: Path, register: str | None = N
     cv.disable_telemetry()
     study_dir, to = Path(study_dir).resolve(), Path(to).resolve()
     meta, summary = _check_inputs(study_dir, top_k, to)
+    task = _task(study_dir)  # style_transfer exports each trial's best image, not a generator
+    if register and task != "gan":
+        raise ConfigError("--register", f"must not be given for a {task} study (it exports images, not a generator)",
+                          register)
     metric, mode = summary["metric"], summary["mode"]
     candidates = rank_trials(summary)
     if not candidates:
@@ -109,7 +113,12 @@ def export_study(study_dir: Path, top_k: int, to: Path, register: str | None = N
                 "dataset_fingerprint": _fingerprint(study_dir / "trials" / cand["key"]),
                 "rerun": cand.get("rerun"),
             }
-            body = export_trial(ckpt, staging / folder, info, rescore_fn=rescore)
+            if task == "gan":
+                body = export_trial(ckpt, staging / folder, info, rescore_fn=rescore)
+            else:
+                from gansearch.export.style_image import export_style_trial
+
+                body = export_style_trial(ckpt, staging / folder, info)
             exported.append(body)
             entries.append({"folder": folder, "rank": rank, "trial_key": cand["key"], "value": body["value"],
                             "rank_value": cand["rank_value"], "ranked_by": cand["ranked_by"], "step": body["step"]})
@@ -145,7 +154,15 @@ def export_study(study_dir: Path, top_k: int, to: Path, register: str | None = N
         body = json.loads((to / manifest.MANIFEST).read_text())  # the manifest hashes files, not itself
         body["registered"] = {**registered, "folder": entries[0]["folder"]}
         (to / manifest.MANIFEST).write_text(json.dumps(body, indent=2))
-    return {"manifest": str(to / manifest.MANIFEST), "trials": exported, "registered": registered}
+    return {"manifest": str(to / manifest.MANIFEST), "trials": exported, "registered": registered, "task": task}
+
+
+def _task(study_dir: Path) -> str:
+    """The study's `task` (space.json; studies from before tasks existed are GAN studies)."""
+    try:
+        return json.loads((study_dir / "space.json").read_text()).get("task") or "gan"
+    except (OSError, json.JSONDecodeError):
+        return "gan"
 
 
 def _usual_modes(root: Path) -> None:

@@ -147,7 +147,8 @@ def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
     for i, (m, _) in enumerate(given):
         if m not in metrics:
             path = f"{where}[{i}].metric" if s.objectives else where
-            errs.append(ConfigError(path, f"must be a metric of {cfg.data.name} runs with these eval settings ("
+            runs = cfg.data.name if cfg.task == "gan" else cfg.task
+            errs.append(ConfigError(path, f"must be a metric of {runs} runs with these eval settings ("
                                     + ", ".join(metrics) + ")", m))
     objectives = [(m, mode or metrics.get(m, "min")) for m, mode in given]
     if len({m for m, _ in objectives}) != len(objectives):
@@ -162,7 +163,10 @@ def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
     pkg = NEEDS_PACKAGE.get(s.sampler)
     if pkg and importlib.util.find_spec(pkg) is None:
         errs.append(ConfigError("search.sampler", f"needs the Python package {pkg} (pip install {pkg})", s.sampler))
-    if s.scheduler in POPULATION_SCHEDULERS:
+    if s.scheduler in POPULATION_SCHEDULERS and cfg.task != "gan":
+        errs.append(ConfigError("search.scheduler", f"must not be {s.scheduler} for task {cfg.task} (population "
+                                "training copies GAN weights between members)", s.scheduler))
+    elif s.scheduler in POPULATION_SCHEDULERS:
         errs.extend(pbt_errors(cfg, len(objectives)))
     elif s.pbt is not None:
         errs.append(ConfigError("search.pbt", "must be set only with search.scheduler: pbt or pb2", s.scheduler))

@@ -100,6 +100,7 @@ def _prepare_folder(cfg: SpaceFile, space_path: Path, study_dir: Path, resume: b
             raise ConfigError("--resume", "needs an existing study folder (no study.json)", str(study_dir))
         meta = json.loads(meta_path.read_text())
         stored = json.loads((study_dir / "space.json").read_text())
+        stored = {"task": "gan", "style": None, **stored}  # a space.json written before `task` existed
         same = {k: v for k, v in stored.items() if k != "search"} == {k: v for k, v in dumped.items() if k != "search"}
         if not same:
             raise ConfigError("--resume", f"space file must match the study's ({study_dir / 'space.json'})", str(space_path))
@@ -145,7 +146,8 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     from gansearch.data.locate import locate
     from gansearch.search import preflight
 
-    locate(cfg.data)
+    if cfg.task == "gan":  # a style space's images were checked with the space file
+        locate(cfg.data)
     preflight.check_address(address)
     if address and not tracking_uri and not resume:
         # trials on several nodes would all write one sqlite file on a shared mount: sqlite's locking over
@@ -190,7 +192,7 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
         try:
             net_hash = _warm_feature_cache(cfg, echo)
             if address:  # a cluster: every node must write the study folder, see the data and the feature net
-                preflight.check_nodes(study_dir, cfg.data, feature_net_hash=net_hash)
+                preflight.check_nodes(study_dir, cfg.data if cfg.task == "gan" else None, feature_net_hash=net_hash)
             if pbt:
                 from gansearch.search import pbt as pbt_mod
 
@@ -250,6 +252,8 @@ def _warm_feature_cache(cfg: SpaceFile, echo: Callable[[str], None] = print) -> 
     """The feature network and real-data features are computed once per study, by the driver (cached on
     disk, keyed by the dataset and recipe); every trial then loads them instead of retraining. Returns the
     classifier's weights hash (None for other feature nets), which every node must find in its cache."""
+    if cfg.task != "gan":  # style transfer: its VGG-19s are built from a seed or a file, nothing to cache
+        return None
     import torch
 
     from gansearch.trainer.setup import EvalSetup

@@ -88,7 +88,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     from gansearch.search.space import RERUN_OF, SEED_KEY, split_config
     from gansearch.tracking.runs import TrialRun, wait_s
     from gansearch.trainer import checkpoint as ckpt_mod
-    from gansearch.trainer.loop import Trainer
+    from gansearch.search.tasks import trainer_class
 
     key, params = split_config(config)
     cfg = SpaceFile.model_validate_json(ctx.cfg_json)
@@ -109,7 +109,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
                 shutil.copy2(Path(d) / ckpt_mod.FILENAME, ckpt_path)
     metric, mode = ctx.objectives[0]
     (run_dir / "worker.pid").write_text(f"{os.getpid()}\n")  # which process trains it (fault tests, debugging)
-    run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key, params, trial_dir=run_dir)
+    run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key, params, trial_dir=run_dir, task=cfg.task)
     tag_node(run.c, run.run_id)
     if RERUN_OF in config and not run.resumed:
         run.c.set_tag(run.run_id, cv.TAG_RERUN_OF, str(config[RERUN_OF]))
@@ -118,7 +118,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         run.restore_best(metric, mode)
     tune_dir = run_dir / "tune-checkpoint"
     reported = False
-    trainer: Trainer | None = None
+    trainer: Any = None  # the task's trainer (gansearch.search.tasks)
     # The trial's last report waits for the trainer's summary (metrics.json, train/eval times): a scheduler
     # may STOP the trial on that result (ASHA at max_t), and Tune then ends this function inside the report.
     last: list[tuple[dict[str, Any], Any]] = []
@@ -154,7 +154,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         # study folder, so every node that mounts it finds what the first trial compiled
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(ctx.study_dir) / COMPILE_CACHE)
     try:
-        trainer = Trainer(cfg, run_dir, params)
+        trainer = trainer_class(cfg.task)(cfg, run_dir, params)
         if donor is not None:  # PBT's exploit: durable before anything trains
             step = trainer.adopt(run_dir / pbt.DONOR_FILE, {"from": donor["key"]})
             trainer.save_checkpoint(step, ckpt_path)

@@ -16,6 +16,7 @@ TAG_TRIAL_KEY = "gansearch.trial_key"  # stable across --resume: the first Optun
 TAG_STATUS = "status"  # one of STATUSES
 TAG_STRATEGY = "strategy"  # the balance strategy
 TAG_LOSS = "loss"
+TAG_TASK = "gansearch.task"  # the space file's `task` (style_transfer; absent on GAN runs)
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RERUN_OF = "gansearch.rerun_of"  # a rerun's search trial (search.rerun_top_k)
 TAG_SEED = "train.seed"  # the seed a rerun trained with (one name with the space file's field)
@@ -114,5 +115,9 @@ def record_tags(record: Mapping[str, Any]) -> dict[str, str]:
     return {k: str(record[k]) for k in PROVENANCE if k in record}
 
 
-def trial_tags(params: Mapping[str, Any]) -> dict[str, str]:
+def trial_tags(params: Mapping[str, Any], task: str = "gan") -> dict[str, str]:
+    if task != "gan":  # style transfer: the optimizer and the start, under their hyperparameter names
+        from gansearch.config.style import STYLE_HPARAMS
+
+        return {TAG_TASK: task, **{k: str(params.get(k, STYLE_HPARAMS[k].default)) for k in ("optimizer", "init")}}
     return {TAG_STRATEGY: str(params.get("balance", "none")), TAG_LOSS: str(params.get("loss", "non_saturating"))}

@@ -22,7 +22,9 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         from safetensors.torch import load_file
 
         from gansearch.config import SpaceFile
-        from gansearch.trainer.models import build_models
+        from gansearch.trainer.models import build_models, full_size
+
+        self.full_size = full_size
 
         config = json.loads(Path(context.artifacts["config"]).read_text())
         self.z_dim = int(config["model_args"]["z_dim"])
@@ -39,7 +41,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             (model_input,) = model_input.values()
         z = torch.as_tensor(np.asarray(model_input, dtype=np.float32)).reshape(-1, self.z_dim)
         with torch.no_grad():
-            return torch.cat([self.g(chunk) for chunk in z.split(1024)]).float().numpy()
+            return torch.cat([self.full_size(self.g, self.g(chunk)) for chunk in z.split(1024)]).float().numpy()
 
 
 set_model(GeneratorModel())

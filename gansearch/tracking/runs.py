@@ -125,7 +125,8 @@ class TrialRun:
     """
 
     def __init__(self, uri: str, experiment_id: str, parent_id: str, key: str, params: Mapping[str, Any],
-                 trial_dir: Path | None = None) -> None:
+                 trial_dir: Path | None = None, task: str = "gan") -> None:
+        self.task = task  # the space file's `task`: which tags describe the trial (conventions.trial_tags)
         self.c = client(uri)
         self.key = key
         self.best: float | None = None
@@ -139,7 +140,7 @@ class TrialRun:
         self.resumed = found is not None
         if found is None:
             tags = {cv.TAG_PARENT: parent_id, cv.TAG_KIND: "trial", cv.TAG_TRIAL_KEY: self.key,
-                    cv.TAG_STATUS: "running", **cv.trial_tags(params)}
+                    cv.TAG_STATUS: "running", **cv.trial_tags(params, self.task)}
             run = self.c.create_run(experiment_id, run_name=cv.trial_run_name(self.key), tags=tags)
             self.run_id = run.info.run_id
             self.last_step = -1
@@ -163,9 +164,9 @@ class TrialRun:
             return False  # redone after a resume: logged before the interruption
         tags = cv.record_tags(record) if self.last_step < 0 else {}
         self._call("log_batch", **batch_args(self.run_id, cv.record_metrics(record), step, tags=tags))
-        grid = record.get("grid")
-        if grid and (run_dir / grid).exists():
-            self._call("log_artifact", run_id=self.run_id, path=str(run_dir / grid), artifact_path="samples")
+        for grid in [record.get("grid"), *record.get("scale_grids", [])]:  # scale_grids: MSG-GAN's lower scales
+            if grid and (run_dir / grid).exists():
+                self._call("log_artifact", run_id=self.run_id, path=str(run_dir / grid), artifact_path="samples")
         self.last_step = step
         return True
 

@@ -66,17 +66,40 @@ def latent_stream(g: torch.nn.Module, z: torch.Tensor,
 
 
 @torch.no_grad()
-def generate(g: torch.nn.Module, z: torch.Tensor,
-             autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> torch.Tensor:
-    """G(z) in eval mode, in chunks of 1024, as float32; G's train/eval mode is restored after."""
+def generate_scales(g: torch.nn.Module, z: torch.Tensor,
+                    autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> list[torch.Tensor]:
+    """G(z) in eval mode at each scale it emits (models.scales_of; the last at the data's size), in chunks
+    of 1024, as float32; G's train/eval mode is restored after."""
+    from gansearch.trainer.models import scales_of
+
     was_training = g.training
     g.eval()
     try:
         with autocast():
-            out = torch.cat([g(chunk) for chunk in z.split(1024)])
+            chunks = [scales_of(g, g(chunk)) for chunk in z.split(1024)]
     finally:
         g.train(was_training)
-    return out.float().contiguous()
+    return [torch.cat(parts).float().contiguous() for parts in zip(*chunks)]
+
+
+def generate(g: torch.nn.Module, z: torch.Tensor,
+             autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> torch.Tensor:
+    """G(z) at the data's size (see generate_scales)."""
+    return generate_scales(g, z, autocast)[-1]
+
+
+def tensor_stream(x: torch.Tensor) -> SampleFn:
+    """An evaluator's `sample_fn` over samples already drawn: the next n rows each call, never twice."""
+    pos = 0
+
+    def next_samples(n: int) -> torch.Tensor:
+        nonlocal pos
+        if pos + n > x.shape[0]:
+            raise ValueError(f"sample_fn: asked for samples {pos}..{pos + n} of {x.shape[0]}")
+        pos += n
+        return x[pos - n:pos]
+
+    return next_samples
 
 
 def save_grid(samples: torch.Tensor, path: Path, data: Any) -> None:

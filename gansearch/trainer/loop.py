@@ -16,11 +16,15 @@ import torch
 
 from gansearch.config import SpaceFile, fixed_params, full_params
 from gansearch.config.metrics import evaluation_metrics
+from gansearch.config.names import POINT_DATASETS
 from gansearch.trainer import checkpoint
 from gansearch.trainer.balance import get_balance
-from gansearch.trainer.grids import fixed_latents, generate, latent_stream, pool_size, sample_seed
+from gansearch.trainer.grids import (fixed_latents, generate, generate_scales, latent_stream, pool_size, sample_seed,
+                                     tensor_stream)
 from gansearch.trainer.losses import get_loss
-from gansearch.trainer.models import build_models, d_norm
+from gansearch.trainer.models import build_models, d_norm, model_name, real_input, set_growth
+from gansearch.trainer.models.progressive import growth
+from gansearch.trainer.models.scales import resolutions
 from gansearch.trainer.records import Records
 from gansearch.trainer.setup import EvalSetup, resolve_device
 from gansearch.trainer.step import Step
@@ -50,16 +54,21 @@ def adam(model: torch.nn.Module, lr: float, betas: tuple[float, float], weight_d
 
 class Trainer:
     def __init__(self, cfg: SpaceFile, out_dir: Path, params: dict[str, Any]) -> None:
-        self.cfg, self.out, self.params = cfg, out_dir, params
         self.hp = full_params(params)
+        if self.hp["model"] != "auto":  # a searched architecture: the checkpoint's config names what was built
+            cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"name": self.hp["model"]})})
+        self.cfg, self.out, self.params = cfg, out_dir, params
         t = cfg.train
         self.device = resolve_device(t.device)
         self._threads = (torch.get_num_threads(), t.threads or torch.get_num_threads())
-        self.setup = EvalSetup(cfg, self.device)
+        self.model = model_name(cfg.model, (2,) if cfg.data.name in POINT_DATASETS else (3, 8, 8))
+        # MSG-GAN's lower scales are scored too; a growing G's levels are one image at a time (no extra scales)
+        self.setup = EvalSetup(cfg, self.device, tuple(resolutions(cfg.data.image_size)[:-1]) if self.model == "msg" else ())
         self.data = self.setup.dataset
         torch.manual_seed(t.seed)  # after the setup, so a feature-net cache miss can't change the init
         self.loss = get_loss(self.hp["loss"])
         self.g, self.d = build_models(cfg.model, self.data.shape, self.loss.gradient_penalty)
+        self.levels = len(resolutions(cfg.data.image_size)) if self.model == "progressive" else 0
         self.d_norm = d_norm(cfg.model, self.loss.gradient_penalty) if len(self.data.shape) == 3 else "none"
         self.channels_last = t.channels_last and len(self.data.shape) == 3
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
@@ -100,9 +109,16 @@ class Trainer:
         self.start_step: int | None = None  # the checkpoint's step once restored (None: a fresh run)
         self.lineage: list[dict[str, Any]] = []  # PBT: each time this run took another member's weights
 
-    def _sample_real(self, n: int) -> torch.Tensor:
+    def _sample_real(self, n: int) -> Any:
+        """Real images as D takes them: the data's size (DCGAN), a pyramid (MSG-GAN), the current level."""
         x = self.data.sample(n, self.data_gen)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        return real_input(self.d)(x.contiguous(memory_format=torch.channels_last) if self.channels_last else x)
+
+    def grow(self, step: int) -> None:
+        """Progressive growing: set G's and D's level and fade-in for the iteration after `step` steps."""
+        if self.levels:
+            level, alpha = growth(step, self.levels, int(self.hp["steps_per_resolution"]), float(self.hp["fade_in"]))
+            set_growth((self.g, self.d), level, alpha)
 
     # ---- the run -------------------------------------------------------------------------------
     def run(self, report: Report | None = None, progress: Progress | None = None) -> dict[str, Any]:
@@ -132,12 +148,14 @@ class Trainer:
         else:
             step = 0
             self.records.start(self._meta())
+            self.grow(0)
             self._evaluate(0, report)
         flush_every = max(1, min(ev.every, 100))
         buf = torch.zeros(2, flush_every, device=self.device)
         filled = 0
         clock = time.perf_counter()
         while step < t.steps and self.records.status == "running":
+            self.grow(step)
             loss_d, loss_g = self.step_fn(step, self.last_d)
             if self.records.warmup_time is None:
                 float(loss_g)  # the first iteration done, compilation included (a GPU runs ahead otherwise)
@@ -158,6 +176,7 @@ class Trainer:
                 if progress:
                     progress(step, self.records.progress_fields())
                 if boundary_eval:
+                    self.grow(step)
                     self._evaluate(step, report)
                 if step % t.checkpoint_every == 0 or step == t.steps:
                     self.save_checkpoint(step, ckpt_path)
@@ -170,11 +189,21 @@ class Trainer:
 
     def _evaluate(self, step: int, report: Report | None, diverged: bool = False) -> None:
         t0 = time.perf_counter()
-        metrics = self.setup.evaluate(latent_stream(self.g, self._latents(self.pool), self.autocast)) \
-            if not diverged else self.setup.worst_case()
-        grid = self.records.save_grid(step, self._sample(self.cfg.eval.grid), self.data) if not diverged else None
+        grid, scale_grids = None, []
+        if diverged:
+            metrics = self.setup.worst_case()
+        elif self.setup.scale_evaluators:  # every scale of the same latents, from one pass of G
+            *lower, full = generate_scales(self.g, self._latents(self.pool), self.autocast)
+            metrics = self.setup.evaluate(tensor_stream(full))
+            metrics.update(self.setup.evaluate_scales({x.shape[-1]: tensor_stream(x) for x in lower}))
+            n = self.cfg.eval.grid
+            grid = self.records.save_grid(step, full[:n], self.data)
+            scale_grids = [self.records.save_grid(step, x[:n], self.data, scale=x.shape[-1]) for x in lower]
+        else:
+            metrics = self.setup.evaluate(latent_stream(self.g, self._latents(self.pool), self.autocast))
+            grid = self.records.save_grid(step, self._sample(self.cfg.eval.grid), self.data)
         self.records.eval_time += time.perf_counter() - t0
-        record = self.records.add_eval(step, metrics, self.setup.provenance, grid)
+        record = self.records.add_eval(step, metrics, self.setup.provenance, grid, scale_grids)
         if report is not None:
             report(record, self.out / checkpoint.FILENAME if (self.out / checkpoint.FILENAME).exists() else None)
 
@@ -261,6 +290,7 @@ class Trainer:
     def _meta(self) -> dict[str, Any]:
         return {
             "params": self.params,
+            "model": self.model,
             "lr_g_effective": self.lr_g,
             "lr_d_effective": self.lr_d,
             "d_norm": self.d_norm,

@@ -13,7 +13,7 @@ sense of a loss pinned at its minimum, is not defined for it and is not reported
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import math
 
@@ -63,13 +63,19 @@ def lsgan_g(fake: Tensor) -> Tensor:
     return 0.5 * ((fake - 1.0) ** 2).mean()
 
 
-def gradient_penalty(d: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, generator: torch.Generator) -> Tensor:
-    """Gulrajani et al. 2017: E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates of real and fake."""
-    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(shape, device=real.device, dtype=real.dtype, generator=generator)
-    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+def gradient_penalty(d: Callable[[Any], Tensor], real: Any, fake: Any, generator: torch.Generator) -> Tensor:
+    """Gulrajani et al. 2017: E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates of real and fake.
+
+    For an MSG-GAN, real and fake are lists of scales: one eps per sample for all of them, and the norm is
+    that of the gradient with respect to all of D's inputs together."""
+    reals, fakes = (list(real), list(fake)) if isinstance(real, (list, tuple)) else ([real], [fake])
+    eps = torch.rand(reals[0].shape[0], device=reals[0].device, dtype=reals[0].dtype, generator=generator)
+    x_hat = []
+    for r, f in zip(reals, fakes):
+        e = eps.view((-1,) + (1,) * (r.dim() - 1))
+        x_hat.append((e * r + (1 - e) * f).requires_grad_(True))
+    grads = torch.autograd.grad(d(x_hat if isinstance(real, (list, tuple)) else x_hat[0]).sum(), x_hat, create_graph=True)
+    return ((torch.cat([g.flatten(1) for g in grads], dim=1).norm(2, dim=1) - 1.0) ** 2).mean()
 
 
 def binary_entropy(t: float) -> float:

@@ -72,7 +72,8 @@ class Records:
             out[headline] = self.evals[-1].get(headline, math.nan)
         return out
 
-    def add_eval(self, step: int, metrics: dict[str, float], provenance: dict[str, Any], grid: Path | None) -> dict[str, Any]:
+    def add_eval(self, step: int, metrics: dict[str, float], provenance: dict[str, Any], grid: Path | None,
+                 scale_grids: list[Path] | None = None) -> dict[str, Any]:
         rec: dict[str, Any] = {"step": step}
         if self.count:
             rec["d_loss"] = self.sum_d / self.count
@@ -98,6 +99,8 @@ class Records:
         rec.update(provenance)
         if grid is not None:
             rec["grid"] = str(grid.relative_to(self.out))
+        if scale_grids:  # MSG-GAN: a grid per lower scale, the same latents as `grid`
+            rec["scale_grids"] = [str(p.relative_to(self.out)) for p in scale_grids]
         self.evals.append(rec)
         with self.jsonl.open("a") as f:
             f.write(json.dumps(_jsonable(rec)) + "\n")
@@ -114,10 +117,10 @@ class Records:
                 out[key + "_best"] = min(finite) if mode == "min" else max(finite)
         return out
 
-    def save_grid(self, step: int, samples: torch.Tensor, data: Any) -> Path:
+    def save_grid(self, step: int, samples: torch.Tensor, data: Any, scale: int | None = None) -> Path:
         from gansearch.trainer.grids import save_grid
 
-        path = self.out / "samples" / f"step_{step}.png"
+        path = self.out / "samples" / (f"step_{step}.png" if scale is None else f"step_{step}_{scale}px.png")
         save_grid(samples, path, data)
         return path
 
@@ -185,9 +188,15 @@ def _jsonable(obj: Any) -> Any:
 _INF_WORST = {k for pair in DISTANCES.values() for k in pair} | {"class_kl", "reverse_kl"}
 
 
+def _inf_worst(key: str) -> bool:
+    """A distance or KL (also at a lower scale, `<distance>_<r>px`), whose worst case is inf."""
+    base, _, scale = key.rpartition("_")
+    return key in _INF_WORST or (base in _INF_WORST and scale.endswith("px"))
+
+
 def _unjson(rec: dict[str, Any]) -> dict[str, Any]:
     """A record read back: a null distance or KL stood for inf (its worst case); other nulls were NaN."""
-    return {k: (math.inf if k in _INF_WORST else math.nan) if v is None else v for k, v in rec.items()}
+    return {k: (math.inf if _inf_worst(k) else math.nan) if v is None else v for k, v in rec.items()}
 
 
 def _write_json(path: Path, obj: Any) -> None:

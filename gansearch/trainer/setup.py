@@ -16,6 +16,7 @@ from gansearch.data import load_dataset
 from gansearch.errors import ConfigError
 from gansearch.metrics.evaluate import Evaluator, class_reference
 from gansearch.metrics.features import LOW_ACCURACY, feature_net_for, heldout_images, real_features
+from gansearch.metrics.scaled import ScaledNet, scale_key
 
 
 def resolve_device(name: str) -> torch.device:
@@ -31,7 +32,10 @@ def resolve_device(name: str) -> torch.device:
 
 
 class EvalSetup:
-    def __init__(self, cfg: SpaceFile, device: torch.device) -> None:
+    """`scales`: lower resolutions a generator also emits (MSG-GAN), each scored by its own evaluator in
+    the same feature net seen at that resolution (metrics.scaled); the headline stays at the data's size."""
+
+    def __init__(self, cfg: SpaceFile, device: torch.device, scales: tuple[int, ...] = ()) -> None:
         self.dataset = load_dataset(cfg.data, device)
         ev = cfg.eval
         self.net = feature_net_for(self.dataset, ev.feature_net, ev.inception_weights, device=device)
@@ -46,6 +50,10 @@ class EvalSetup:
             seed=cfg.train.seed,
             class_reference=class_reference(self.net, heldout),
         )
+        self.scale_evaluators = {
+            r: Evaluator(self.dataset, net, real_features(net, self.dataset), num_samples=ev.num_samples,
+                         kid_subset_size=ev.kid_subset_size, kid=ev.kid, seed=cfg.train.seed)
+            for r in scales for net in [ScaledNet(self.net, r, cfg.data.image_size)]}
         self.provenance: dict[str, Any] = dict(self.evaluator.provenance)
         if self.net.accuracy is not None:
             self.provenance[names.FEATURE_NET_ACCURACY] = round(float(self.net.accuracy), 5)
@@ -64,6 +72,14 @@ class EvalSetup:
     def evaluate(self, sample_fn: Callable[[int], torch.Tensor]) -> dict[str, float]:
         return self.evaluator(sample_fn)
 
+    def evaluate_scales(self, streams: dict[int, Callable[[int], torch.Tensor]]) -> dict[str, float]:
+        """`<distance>_<r>px` for each lower scale (streams: resolution -> its sample_fn)."""
+        return {scale_key(k, r): v for r, evaluator in self.scale_evaluators.items()
+                for k, v in evaluator(streams[r]).items()}
+
     def worst_case(self) -> dict[str, float]:
         """What a diverged run scores, so a search ranks it last instead of crashing."""
-        return self.evaluator.worst_case()
+        out = self.evaluator.worst_case()
+        for r, evaluator in self.scale_evaluators.items():
+            out.update({scale_key(k, r): v for k, v in evaluator.worst_case().items()})
+        return out

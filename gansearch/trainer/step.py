@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
@@ -56,11 +56,12 @@ class Step:
                 continue
             # (1) D step: maximise log D(x) + log(1 - D(G(z))), G's output detached.
             with self.autocast():
-                real_logits, fake_logits = self._discriminate(self._noisy(real, sigma), self._noisy(fake.detach(), sigma))
+                real_logits, fake_logits = self._discriminate(self._noisy(real, sigma), self._noisy(_detach(fake), sigma))
                 loss_d = self.loss.d_loss(real_logits.float(), fake_logits.float(), bal.real_target)
             total = loss_d
             if self.loss.gradient_penalty:
-                total = loss_d + self.gp_weight * gradient_penalty(self.critic, real, fake.detach().to(real.dtype), self.noise_gen)
+                fake_like_real = _each(lambda f, r: f.detach().to(r.dtype), fake, real)
+                total = loss_d + self.gp_weight * gradient_penalty(self.critic, real, fake_like_real, self.noise_gen)
             self.opt_d.zero_grad(set_to_none=True)
             total.backward()
             self.opt_d.step()
@@ -77,11 +78,11 @@ class Step:
         self.d.requires_grad_(True)
         if loss_d is None:  # D skipped this iteration: record its loss on the current batch, no update
             with torch.no_grad(), self.autocast():
-                real_logits, fake_logits = self._discriminate(self._noisy(real, sigma), self._noisy(fake.detach(), sigma))
+                real_logits, fake_logits = self._discriminate(self._noisy(real, sigma), self._noisy(_detach(fake), sigma))
                 loss_d = self.loss.d_loss(real_logits.float(), fake_logits.float(), bal.real_target)
         return loss_d.detach(), loss_g.detach()
 
-    def _discriminate(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+    def _discriminate(self, real: Any, fake: Any) -> tuple[Tensor, Tensor]:
         """D on both batches in one call. Batch-norm statistics stay per-source, as in DCGAN's two calls
         (SourceBatchNorm2d); any other batch norm takes the two calls."""
         if self.d_has_batchnorm and not self._source_norms:
@@ -89,13 +90,25 @@ class Step:
         for m in self._source_norms:
             m.sources = 2
         try:
-            both = self.d(torch.cat([real, fake]))
+            both = self.d(_each(lambda r, f: torch.cat([r, f]), real, fake))
         finally:
             for m in self._source_norms:
                 m.sources = 1
-        return both[: real.shape[0]], both[real.shape[0] :]
+        n = both.shape[0] // 2  # as many real as fake samples
+        return both[:n], both[n:]
 
-    def _noisy(self, x: Tensor, sigma: float) -> Tensor:
+    def _noisy(self, x: Any, sigma: float) -> Any:
         if sigma <= 0.0:
             return x
-        return x + sigma * torch.randn(x.shape, generator=self.noise_gen, device=x.device, dtype=x.dtype)
+        return _each(lambda t: t + sigma * torch.randn(t.shape, generator=self.noise_gen, device=t.device, dtype=t.dtype), x)
+
+
+def _each(fn: Callable[..., Tensor], x: Any, *others: Any) -> Any:
+    """fn on a tensor, or on each scale of a list of them (zipped with `others`, alike in structure)."""
+    if isinstance(x, (list, tuple)):
+        return [fn(*parts) for parts in zip(x, *others)]
+    return fn(x, *others)
+
+
+def _detach(x: Any) -> Any:
+    return _each(lambda t: t.detach(), x)

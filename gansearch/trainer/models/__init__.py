@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
-from torch import nn
+from torch import Tensor, nn
 
 from gansearch.config.schema import ModelConfig
 from gansearch.errors import ConfigError
 from gansearch.trainer.models.dcgan import Discriminator, Generator, dcgan_init
 from gansearch.trainer.models.mlp import PointDiscriminator, PointGenerator
+from gansearch.trainer.models.msg import MSGDiscriminator, MSGGenerator
+from gansearch.trainer.models.progressive import ProgressiveDiscriminator, ProgressiveGenerator
 
 
 def d_norm(cfg: ModelConfig, gradient_penalty: bool) -> str:
@@ -33,6 +35,20 @@ def _dcgan(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> 
     return g, d
 
 
+def _scaled(g_cls: type[nn.Module], d_cls: type[nn.Module]) -> Callable[[ModelConfig, tuple[int, ...], bool], tuple[nn.Module, nn.Module]]:
+    def build(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> tuple[nn.Module, nn.Module]:
+        if len(shape) != 3:
+            raise ConfigError("model.name", "must be mlp for 2D point data", cfg.name)
+        c, s, _ = shape
+        g = g_cls(cfg.z_dim, c, s, cfg.g_width)
+        d = d_cls(c, s, cfg.d_width, cfg.spectral_norm, d_norm(cfg, gradient_penalty))
+        g.apply(dcgan_init)
+        d.apply(dcgan_init)
+        return g, d
+
+    return build
+
+
 def _mlp(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> tuple[nn.Module, nn.Module]:
     if len(shape) != 1:
         raise ConfigError("model.name", "must be dcgan for image data", cfg.name)
@@ -41,14 +57,42 @@ def _mlp(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> tu
 
 MODELS: dict[str, Callable[[ModelConfig, tuple[int, ...], bool], tuple[nn.Module, nn.Module]]] = {
     "dcgan": _dcgan,
+    "msg": _scaled(MSGGenerator, MSGDiscriminator),  # G emits every scale; D reads them all
+    "progressive": _scaled(ProgressiveGenerator, ProgressiveDiscriminator),  # grows 4 px -> S (set_growth)
     "mlp": _mlp,  # no normalization in either network
 }
 
 
+def model_name(cfg: ModelConfig, shape: tuple[int, ...]) -> str:
+    """The model a config builds: `auto` is dcgan for images and mlp for points."""
+    return cfg.name if cfg.name != "auto" else ("dcgan" if len(shape) == 3 else "mlp")
+
+
 def build_models(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool = False) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for data of `shape`; `auto` picks dcgan for images and mlp for points. `gradient_penalty`:
-    D is a WGAN-GP critic (see `d_norm`)."""
-    name = cfg.name if cfg.name != "auto" else ("dcgan" if len(shape) == 3 else "mlp")
+    """(G, D) for data of `shape`. `gradient_penalty`: D is a WGAN-GP critic (see `d_norm`)."""
+    name = model_name(cfg, shape)
     if name not in MODELS:
         raise ConfigError("model.name", "must be one of auto, " + ", ".join(MODELS), cfg.name)
     return MODELS[name](cfg, shape, gradient_penalty)
+
+
+def scales_of(g: nn.Module, out: Any) -> list[Tensor]:
+    """G's output as images from low to high resolution, the last at the data's: one for DCGAN and MLP,
+    every scale for MSG-GAN, the current level upsampled to full size for a growing G."""
+    return g.scales(out) if hasattr(g, "scales") else [out]
+
+
+def full_size(g: nn.Module, out: Any) -> Tensor:
+    """G's output at the data's resolution: what every metric and grid of the target resolution sees."""
+    return scales_of(g, out)[-1]
+
+
+def real_input(d: nn.Module) -> Callable[[Tensor], Any]:
+    """How real images at the data's resolution become D's input (a pyramid, the current level)."""
+    return getattr(d, "real_input", lambda x: x)
+
+
+def set_growth(models: tuple[nn.Module, ...], level: int, alpha: float) -> None:
+    for m in models:
+        if hasattr(m, "grow"):
+            m.grow(level, alpha)

@@ -1,4 +1,4 @@
-"""DCGAN generator and discriminator (Radford et al. 2016) for 16, 32 and 64 px.
+"""DCGAN generator and discriminator (Radford et al. 2016) for 16, 32, 64 and 128 px.
 
 At 64 px with width 64 and z_dim 100 the layers are exactly those of pytorch/examples' dcgan, so the
 throughput benchmark compares like with like. D returns logits; the sigmoid lives in the loss.
@@ -15,8 +15,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 def _num_upsamples(image_size: int) -> int:
     n = int(math.log2(image_size)) - 2
-    if image_size not in (16, 32, 64) or 2 ** (n + 2) != image_size:
-        raise ValueError(f"DCGAN image_size must be 16, 32 or 64, got {image_size}")
+    if image_size not in (16, 32, 64, 128) or 2 ** (n + 2) != image_size:
+        raise ValueError(f"DCGAN image_size must be 16, 32, 64 or 128, got {image_size}")
     return n
 
 
