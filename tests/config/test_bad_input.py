@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from checks import run_cli
 from gansearch.cli.main import main
 
 GOOD = """
@@ -66,16 +67,6 @@ CASES: list[tuple[str, str, str, str]] = [
     ("missing-inception-file", "eval: {inception_weights: /nonexistent/pt_inception.pth}", "eval.inception_weights", "existing weights file"),
     ("kid-subset-too-big", "eval: {num_samples: 100, kid_subset_size: 500}", "eval.kid_subset_size", "<= eval.num_samples"),
 ]
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("case_id,text,field,rule", CASES, ids=[c[0] for c in CASES])

@@ -17,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from checks import run_cli
 from gansearch.cli.main import main
 
 pytestmark = pytest.mark.slow  # the tiny_study fixture alone is ~1 min
@@ -24,16 +25,6 @@ pytestmark = pytest.mark.slow  # the tiny_study fixture alone is ~1 min
 
 def pixels(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

@@ -6,22 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from gansearch.cli.main import main
+from checks import run_cli
 from gansearch.config import load
 from gansearch.config.metrics import headline, known_metrics
 from gansearch.config.style import STYLE_HPARAMS
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 BASE = "task: style_transfer\nstyle: {content: sklearn:china.jpg, style: sklearn:flower.jpg}\n"

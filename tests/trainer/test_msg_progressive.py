@@ -4,7 +4,6 @@ independently from the run's own checkpoint and latents."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 import scipy.linalg
 import torch
 
+from checks import assert_resumed_like_straight
 from gansearch.config import load
 from gansearch.config.schema import ModelConfig
 from gansearch.data import load_dataset
@@ -33,10 +33,6 @@ TINY = [
 
 def tiny_cfg(model: str, *extra: str):
     return load(ROOT / "search_spaces" / "digits.yaml", TINY + [f"model.name={model}", *extra])
-
-
-def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 @pytest.mark.parametrize("size", [32, 64, 128])
@@ -124,16 +120,7 @@ def test_resume_mid_fade_in_is_bit_for_bit(tmp_path: Path) -> None:
     mid = checkpoint.load(tmp_path / "resumed" / checkpoint.FILENAME)
     assert mid["step"] == 45 and mid["g"]["growth"].tolist() == [2.0, 0.5]
     train(cfg, tmp_path / "resumed")
-    a = checkpoint.load(tmp_path / "straight" / checkpoint.FILENAME)
-    b = checkpoint.load(tmp_path / "resumed" / checkpoint.FILENAME)
-    for part in ("g", "d"):
-        for k in a[part]:
-            assert torch.equal(a[part][k], b[part][k]), f"{part}.{k} differs after resume"
-    ra, rb = _jsonl(tmp_path / "straight" / "metrics.jsonl"), _jsonl(tmp_path / "resumed" / "metrics.jsonl")
-    assert [r["step"] for r in rb] == [0, 15, 30, 45, 60]
-    for x, y in zip(ra, rb):
-        for key in ("fd_classifier", "d_loss", "g_loss", "kd_classifier"):
-            assert x.get(key) == y.get(key), key
+    assert_resumed_like_straight(tmp_path / "straight", tmp_path / "resumed", [0, 15, 30, 45, 60])
 
 
 CASES = [("loss", v) for v in ("non_saturating", "hinge", "lsgan", "wgan_gp")] + [

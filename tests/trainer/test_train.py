@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from checks import assert_resumed_like_straight
 from gansearch.config import fixed_params, load
 from gansearch.trainer import Trainer, train
 from gansearch.trainer import checkpoint
@@ -70,17 +71,7 @@ def test_resume_is_bit_for_bit(tmp_path: Path, balance: str) -> None:
         train(cfg, tmp_path / "resumed", report=crash_at_40)
     assert checkpoint.load(tmp_path / "resumed" / checkpoint.FILENAME)["step"] == 20
     train(cfg, tmp_path / "resumed")
-
-    a = checkpoint.load(tmp_path / "straight" / checkpoint.FILENAME)
-    b = checkpoint.load(tmp_path / "resumed" / checkpoint.FILENAME)
-    for part in ("g", "d"):
-        for k in a[part]:
-            assert torch.equal(a[part][k], b[part][k]), f"{part}.{k} differs after resume"
-    ra, rb = _jsonl(tmp_path / "straight" / "metrics.jsonl"), _jsonl(tmp_path / "resumed" / "metrics.jsonl")
-    assert [r["step"] for r in rb] == [0, 20, 40]  # nothing duplicated
-    for x, y in zip(ra, rb):
-        for key in ("fd_classifier", "d_loss", "g_loss", "kd_classifier"):
-            assert x.get(key) == y.get(key), key
+    assert_resumed_like_straight(tmp_path / "straight", tmp_path / "resumed", [0, 20, 40])
 
 
 def test_resume_refuses_other_params(tmp_path: Path) -> None:

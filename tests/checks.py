@@ -1,0 +1,43 @@
+"""Checks several test files share: the CLI's exit code and output, and a resumed run against a straight one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`gansearch ARGS` in this process: (exit code, stdout, stderr)."""
+    from gansearch.cli.main import main
+
+    code = 0
+    try:
+        main(args)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def assert_resumed_like_straight(straight: Path, resumed: Path, steps: list[int]) -> None:
+    """A run interrupted and resumed ends with exactly the uninterrupted run's weights (every G and D
+    tensor) and records (evaluated `steps`, none twice; the same distances and losses at each)."""
+    from gansearch.trainer import checkpoint
+
+    a = checkpoint.load(straight / checkpoint.FILENAME)
+    b = checkpoint.load(resumed / checkpoint.FILENAME)
+    for part in ("g", "d"):
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), f"{part}.{k} differs after resume"
+    ra, rb = _jsonl(straight / "metrics.jsonl"), _jsonl(resumed / "metrics.jsonl")
+    assert [r["step"] for r in rb] == steps  # nothing duplicated
+    for x, y in zip(ra, rb):
+        for key in ("fd_classifier", "d_loss", "g_loss", "kd_classifier"):
+            assert x.get(key) == y.get(key), key
