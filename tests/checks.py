@@ -22,6 +22,18 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, out, err
 
 
+def assert_one_line_error(space: Path, capsys: pytest.CaptureFixture[str], field: str, rule: str) -> str:
+    """`gansearch validate SPACE` exits 2 with ONE line on stderr that starts with `field:` and states
+    `rule`; returns stderr."""
+    code, _, err = run_cli(["validate", str(space)], capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(field + ":"), lines[0]
+    assert rule in lines[0], lines[0]
+    return err
+
+
 def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 

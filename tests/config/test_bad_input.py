@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from checks import run_cli
+from checks import assert_one_line_error, run_cli
 from gansearch.cli.main import main
 
 GOOD = """
@@ -73,12 +73,7 @@ CASES: list[tuple[str, str, str, str]] = [
 def test_bad_space_file_is_one_line_exit_2(tmp_path: Path, capsys, case_id: str, text: str, field: str, rule: str) -> None:
     path = tmp_path / "space.yaml"
     path.write_text(textwrap.dedent(text))
-    code, _, err = run_cli(["validate", str(path)], capsys)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert len(lines) == 1, lines
-    assert lines[0].startswith(field + ":"), lines[0]
-    assert rule in lines[0], lines[0]
+    err = assert_one_line_error(path, capsys, field, rule)
     assert "Traceback" not in err
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from checks import run_cli
+from checks import assert_one_line_error, run_cli
 from gansearch.config import load
 from gansearch.config.metrics import headline, known_metrics
 from gansearch.config.style import STYLE_HPARAMS
@@ -50,12 +50,7 @@ CASES = [
 def test_bad_style_space_is_one_line_exit_2(tmp_path: Path, capsys, case_id: str, text: str, field: str, rule: str) -> None:
     path = tmp_path / "space.yaml"
     path.write_text(text)
-    code, _, err = run_cli(["validate", str(path)], capsys)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert len(lines) == 1, lines
-    assert lines[0].startswith(field + ":"), lines[0]
-    assert rule in lines[0], lines[0]
+    assert_one_line_error(path, capsys, field, rule)
 
 
 def test_root_must_hold_an_image_folder_pair(tmp_path: Path, capsys, images: tuple[Path, Path]) -> None:
