@@ -4,6 +4,8 @@ The reference is NOT part of this repository: pass the path of a `dcgan/main.py`
 checkout of the public pytorch/examples repository with `--reference PATH` (see bench/README.md).
 `--no-reference` times ours alone (a machine without the reference, e.g. bench/gpu_check.sh's GPU box):
 the parameter shapes are then not checked against the reference, and every ratio in the JSON is null.
+`--floor` (CPU) profiles each of our runs after timing it: the convolutions' share of self time gives the
+images/s if nothing else cost anything, the ceiling of any change that keeps the same maths.
 
 Reference side: `main.py --dataset fake --batchSize 64 --imageSize 64 --niter 1 --manualSeed 0` runs as a
 subprocess with N torch threads (OMP_NUM_THREADS=N) and unbuffered stdout; every per-iteration line
@@ -47,6 +49,7 @@ BATCH, SIZE, NZ, WIDTH, N_FAKE = 64, 64, 100, 64, 1000
 LINE = re.compile(r"^\[(\d+)/(\d+)\]\[(\d+)/(\d+)\] Loss_D")
 CPU_VARIANTS = ("fp32", "channels_last", "compile", "compile_channels_last", "bf16", "bf16_channels_last")
 CUDA_VARIANTS = ("bf16_channels_last", "bf16", "channels_last", "fp32")
+FLOOR_STEPS = 4  # profiled steps per run with --floor
 TWO_CALLS = "+two_calls"  # suffix to any variant: D on the real and fake batches in two calls (the old step)
 # variant -> (channels_last, compile, bf16 autocast)
 VARIANTS: dict[str, tuple[bool, bool, bool]] = {
@@ -124,7 +127,7 @@ def run_reference(path: Path, workers: int, threads: int, device: str, timeout: 
 
 
 # ---- ours (runs in a child process: python bench/trainer_throughput.py --_ours VARIANT ...) -----
-def ours_child(variant: str, device_name: str, threads: int, steps: int, warmup: int) -> dict[str, Any]:
+def ours_child(variant: str, device_name: str, threads: int, steps: int, warmup: int, floor: bool = False) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(threads)
@@ -148,7 +151,8 @@ def ours_child(variant: str, device_name: str, threads: int, steps: int, warmup:
     d.to(device, memory_format=fmt)
     hp = defaults() | {"balance": "none"}
     total = warmup + steps
-    balance = get_balance(hp, total)
+    profiled = FLOOR_STEPS if floor else 0
+    balance = get_balance(hp, total + profiled)
     opt_g = adam(g, 2e-4, (0.5, 0.999))  # as the Trainer builds them
     opt_d = adam(d, 2e-4, (0.5, 0.999))
     data_gen = torch.Generator(device).manual_seed(1)
@@ -182,10 +186,34 @@ def ours_child(variant: str, device_name: str, threads: int, steps: int, warmup:
     sync()
     elapsed = time.perf_counter() - t0
     ld, lg = float(loss_d), float(loss_g)
-    return {
+    result = {
         "variant": variant, "channels_last": cl, "compile": use_compile, "bf16_autocast": bf16,
         "images_per_s": BATCH * steps / elapsed, "s_per_iter": elapsed / steps, "warmup_s": warm_s,
         "final_loss_d": ld, "final_loss_g": lg, "threads": torch.get_num_threads(),
+    }
+    if floor:
+        result.update(convolution_floor(lambda s: step_fn(s, None), total, profiled, result["images_per_s"]))
+    return result
+
+
+def convolution_floor(step: Any, first: int, n: int, images_per_s: float) -> dict[str, Any]:
+    """The step's convolutions' share of CPU self time (torch.profiler, n more steps after the timed ones),
+    and the images/s the step would reach if everything else cost nothing: a ceiling for any change that
+    keeps the same convolutions (the same maths) on the same kernels."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for s in range(first, first + n):
+            step(s)
+    events = prof.key_averages()
+    total_us = sum(e.self_cpu_time_total for e in events)
+    conv_us = sum(e.self_cpu_time_total for e in events if "conv" in e.key)
+    top = sorted(events, key=lambda e: -e.self_cpu_time_total)[:8]
+    return {
+        "convolution_share": conv_us / total_us,
+        "convolution_floor_images_per_s": images_per_s / (conv_us / total_us),
+        "profiled_steps": n,
+        "self_time_top": {e.key: round(e.self_cpu_time_total / total_us, 4) for e in top},
     }
 
 
@@ -197,10 +225,11 @@ def settle(limit: float, max_wait_s: float = 300.0) -> float:
     return time.perf_counter() - start
 
 
-def run_ours(variant: str, device: str, threads: int, steps: int, warmup: int, timeout: float) -> dict[str, Any]:
+def run_ours(variant: str, device: str, threads: int, steps: int, warmup: int, timeout: float,
+             floor: bool = False) -> dict[str, Any]:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_ours", variant, "--device", device, "--threads", str(threads),
-           "--steps", str(steps), "--warmup", str(warmup)]
+           "--steps", str(steps), "--warmup", str(warmup)] + (["--floor"] if floor else [])
     load0 = os.getloadavg()[0]
     start = time.perf_counter()
     try:
@@ -271,12 +300,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--note", action="append", default=[], help="free text recorded in the JSON's notes (repeatable)")
+    ap.add_argument("--floor", action="store_true",
+                    help="CPU: profile each of our runs after timing it; record the convolutions' share of self time "
+                         "and the images/s if nothing else cost anything (the ceiling for the same maths)")
     ap.add_argument("--_ours", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
 
     if a._ours:
-        print(json.dumps(ours_child(a._ours, a.device, a.threads, a.steps, a.warmup)))
+        print(json.dumps(ours_child(a._ours, a.device, a.threads, a.steps, a.warmup, a.floor)))
         return 0
+    if a.floor and a.device != "cpu":
+        ap.error("--floor profiles CPU self time: CPU only")
     if a.no_reference:
         a.reference = None
     elif a.reference is None or not a.reference.is_file():
@@ -313,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                 ref_runs[what].append(res)
                 print(f"round {r + 1}  reference --workers {what}: {res['images_per_s']:7.1f} img/s  (load {res['load_before']:.2f})", flush=True)
             else:
-                res = run_ours(what, a.device, a.threads, a.steps, a.warmup, a.timeout)
+                res = run_ours(what, a.device, a.threads, a.steps, a.warmup, a.timeout, a.floor)
                 our_runs[what].append(res)
                 msg = f"{res['images_per_s']:7.1f} img/s  (load {res['load_before']:.2f})" if "error" not in res else "FAILED: " + res["error"].strip().splitlines()[-1]
                 print(f"round {r + 1}  ours {what}: {msg}", flush=True)
@@ -347,6 +381,17 @@ def main(argv: list[str] | None = None) -> int:
         num = f"{ours[v]:>10.1f}" + (f"{ours[v] / peer:>8.2f}x" if peer else f"{'-':>9}") if ours[v] else f"{'-':>10}{'-':>9}"
         print(f"{'ours ' + v + tag:<38}{num}   {vals}")
     ratio = default_ips / peer if default_ips and peer else None
+    floors: dict[str, Any] = {}
+    if a.floor:
+        print(f"\n{'convolution floor (same maths, nothing else costs)':<52}{'conv share':>11}{'images/s':>10}{'vs peer':>9}")
+        for v in variants:
+            ok = [x for x in our_runs[v] if "convolution_share" in x]
+            if not ok:
+                continue
+            share = statistics.median(x["convolution_share"] for x in ok)
+            ceiling = statistics.median(x["convolution_floor_images_per_s"] for x in ok)
+            floors[v] = {"convolution_share": share, "images_per_s": ceiling, "vs_peer": ceiling / peer if peer else None}
+            print(f"{'ours ' + v:<52}{share:>10.1%}{ceiling:>10.1f}" + (f"{ceiling / peer:>8.2f}x" if peer else f"{'-':>9}"))
     best_v = max((v for v in variants if ours[v]), key=lambda v: ours[v], default=None)
     print(f"\nratio ours (trainer default: {default_variant}) / reference (best of workers): "
           + (f"{ratio:.2f}x" if ratio else "n/a") + (f"   load average during runs: min {min(loads):.2f} max {max(loads):.2f}" if loads else ""))
@@ -372,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_ours_default_vs_reference": ratio,
         "ratio_ours_best_vs_reference": (ours[best_v] / peer) if best_v and peer else None,
         "ours_best_variant": best_v,
+        "convolution_floor": floors or None,
         "K_timed_steps": a.steps,
         "reference_timed_iterations": f"2..{a.ref_last}" if a.reference else None,
         "warmup_steps": a.warmup,
