@@ -104,9 +104,9 @@ def speed_by_group(trials: Iterable[tuple[Mapping[str, Any], list[Mapping[str, A
     for params, records in trials:
         group = str(params.get(by, _DEFAULTS.get(by)))
         last = records[-1] if records else {}
-        values[group]
+        row = values[group]  # every group gets a row, even one where no trial converged
         for k in SPEED:
             v = last.get(k)
             if isinstance(v, (int, float)) and math.isfinite(v) and not last.get("diverged"):
-                values[group][k].append(float(v))
+                row[k].append(float(v))
     return {g: {k: _stats(vs[k]) for k in SPEED} | {"values": vs} for g, vs in sorted(values.items())}

@@ -72,6 +72,7 @@ def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_
     if style:
         curve_keys = [metric, "content_distance", "style_distance", "loss"]
     grouped = [(t.params, t.records, t.status) for t in study.trials]
+    histories = [(t.params, t.records) for t in study.trials]
     samples = []
     for r in top:
         t = by_key.get(r["key"])
@@ -101,10 +102,8 @@ def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_
         "convergence": {
             "top": [{"key": r["key"], "curve": curves(by_key[r["key"]].records, curve_keys)} for r in top if r["key"] in by_key],
             "group_by": list(group_by),
-            "oscillation": {by: {} if style else oscillation_by_group([(t.params, t.records) for t in study.trials], by)
-                            for by in group_by},
-            "speed": {by: speed_by_group([(t.params, t.records) for t in study.trials], by) for by in group_by}
-            if style else {},
+            "oscillation": {by: {} if style else oscillation_by_group(histories, by) for by in group_by},
+            "speed": {by: speed_by_group(histories, by) for by in group_by} if style else {},
             "failures": {
                 "rules": STYLE_FAILURE_RULES if style else {
                           "diverged": "status diverged, or any evaluation with diverged = 1 (a non-finite loss)",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from gansearch.config.hparams import HPARAMS, HParam, defaults
+from gansearch.config.hparams import HPARAMS, HParam
 from gansearch.config.schema import Dist
-from gansearch.config.style import STYLE_HPARAMS, style_defaults
+from gansearch.config.style import STYLE_HPARAMS
 from gansearch.errors import ConfigError
 
 Space = Mapping[str, "Dist | Any"]
@@ -158,6 +158,6 @@ def fixed_params(space: Space, chosen: Mapping[str, Any] | None = None) -> dict[
 
 def full_params(active: Mapping[str, Any], task: str = "gan") -> dict[str, Any]:
     """The trainer's view: every hyperparameter, active ones as given, the rest at their defaults."""
-    out = defaults() if task == "gan" else style_defaults()
+    out = {name: p.default for name, p in HPARAM_TABLES[task].items()}
     out.update(active)
     return out

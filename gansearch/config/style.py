@@ -57,11 +57,6 @@ STYLE_HPARAMS: dict[str, HParam] = {
 }
 
 
-def style_defaults() -> dict[str, Any]:
-    """Every style hyperparameter at its default: what a space file doesn't mention."""
-    return {name: p.default for name, p in STYLE_HPARAMS.items()}
-
-
 class StyleConfig(BaseModel):
     """`style:` — the two images, the net optimised against and the net that measures."""
 

@@ -53,26 +53,7 @@ def export_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any],
         config["schedule"] = [{"step": 0, "params": lineage[0]["before"]}] + [
             {"step": e["step"], "from": e["from"], "params": e["params"]} for e in lineage]
     train_seed = int(space_file["train"]["seed"])
-    metrics = {
-        "format": FORMAT,
-        "study": info["study"],
-        "rank": int(info["rank"]),
-        "trial_key": info["trial_key"],
-        "metric": info["metric"],
-        "mode": info["mode"],
-        "ranked_by": info["ranked_by"],
-        "rank_value": info["rank_value"],
-        "value": _finite_or_none(info["metrics"].get(info["metric"])),
-        "step": step,
-        "status": info["status"],
-        "mlflow_run_id": info["mlflow_run_id"],
-        "train.seed": train_seed,
-        "sample_seed": generator.sample_seed(train_seed),
-        "dataset_fingerprint": info.get("dataset_fingerprint"),
-        "metrics": {k: _finite_or_none(v) for k, v in info["metrics"].items()},
-    }
-    if info.get("rerun"):
-        metrics["rerun"] = info["rerun"]
+    metrics = trial_metrics(info, step, train_seed, {"sample_seed": generator.sample_seed(train_seed)})
     folder.mkdir(parents=True, exist_ok=True)
     meta = {"format": "pt", "gansearch_version": gansearch.__version__, "trial_key": str(info["trial_key"]),
             "step": str(step), "z_dim": str(config["model_args"]["z_dim"]), "data_shape": json.dumps(list(shape))}
@@ -88,6 +69,33 @@ def export_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any],
         metrics["rescored"] = rescore_fn(loaded, space_file)
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (folder / "README.md").write_text(card.render(config, metrics))
+    return metrics
+
+
+def trial_metrics(info: Mapping[str, Any], step: int, train_seed: int,
+                  task_fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The metrics.json body of an exported trial, a generator or a style-transfer image alike (`info` as
+    for export_trial); `task_fields` follow train.seed."""
+    metrics = {
+        "format": FORMAT,
+        "study": info["study"],
+        "rank": int(info["rank"]),
+        "trial_key": info["trial_key"],
+        "metric": info["metric"],
+        "mode": info["mode"],
+        "ranked_by": info["ranked_by"],
+        "rank_value": info["rank_value"],
+        "value": _finite_or_none(info["metrics"].get(info["metric"])),
+        "step": step,
+        "status": info["status"],
+        "mlflow_run_id": info["mlflow_run_id"],
+        "train.seed": train_seed,
+        **(task_fields or {}),
+        "dataset_fingerprint": info.get("dataset_fingerprint"),
+        "metrics": {k: _finite_or_none(v) for k, v in info["metrics"].items()},
+    }
+    if info.get("rerun"):
+        metrics["rerun"] = info["rerun"]
     return metrics
 
 

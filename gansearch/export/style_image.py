@@ -12,14 +12,12 @@ a GAN export holds a generator. The folder describes itself, with no pickle in i
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Mapping
 
-FORMAT = 1
+from gansearch.export.package import FORMAT, trial_metrics
+
 IMAGE, TENSOR, CONFIG = "image.png", "image.safetensors", "config.json"
-REFERENCES = ("content_distance_of_style", "style_distance_of_content", "content_distance_of_noise",
-              "style_distance_of_noise")
 
 
 def export_style_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any]) -> dict[str, Any]:
@@ -42,17 +40,7 @@ def export_style_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, A
     save_image(image, folder / IMAGE)
     config = {"format": FORMAT, "task": "style_transfer", "space_file": space_file, "params": params,
               "image": {"file": IMAGE, "tensor": TENSOR, "shape": list(image.shape), "range": [-1, 1]}}
-    logged = {k: _finite_or_none(v) for k, v in info["metrics"].items()}
-    metrics = {
-        "format": FORMAT, "task": "style_transfer", "study": info["study"], "rank": int(info["rank"]),
-        "trial_key": info["trial_key"], "metric": info["metric"], "mode": info["mode"],
-        "ranked_by": info["ranked_by"], "rank_value": info["rank_value"],
-        "value": logged.get(info["metric"]), "step": step, "status": info["status"],
-        "mlflow_run_id": info["mlflow_run_id"], "train.seed": int(space_file["train"]["seed"]),
-        "dataset_fingerprint": info.get("dataset_fingerprint"), "metrics": logged,
-    }
-    if info.get("rerun"):
-        metrics["rerun"] = info["rerun"]
+    metrics = trial_metrics(info, step, int(space_file["train"]["seed"]), {"task": "style_transfer"})
     (folder / CONFIG).write_text(json.dumps(config, indent=2))
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (folder / "README.md").write_text(card(config, metrics))
@@ -95,6 +83,3 @@ def card(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
 def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
-
-def _finite_or_none(v: Any) -> Any:
-    return None if isinstance(v, float) and not math.isfinite(v) else v

@@ -15,19 +15,19 @@ TASKS: dict[str, tuple[str, str]] = {
 }
 
 
-def trainer_class(task: str) -> Any:
+def _module(task: str) -> Any:
     if task not in TASKS:
         from gansearch.errors import ConfigError
 
         raise ConfigError("task", "must be one of " + ", ".join(TASKS), task)
-    module, name = TASKS[task]
-    return getattr(importlib.import_module(module), name)
+    return importlib.import_module(TASKS[task][0])
+
+
+def trainer_class(task: str) -> Any:
+    return getattr(_module(task), TASKS[task][1])
 
 
 def train(cfg: Any, out_dir: str | Path, params: Mapping[str, Any] | None = None,
           report: Callable[..., None] | None = None, progress: Callable[..., None] | None = None) -> dict[str, Any]:
-    """`gansearch train` for any task: the space file's defaults unless `params` are given."""
-    from gansearch.config import fixed_params
-
-    active = dict(params) if params is not None else fixed_params(cfg.space)
-    return trainer_class(cfg.task)(cfg, Path(out_dir), active).run(report, progress)
+    """`gansearch train` for any task: the task's own `train` (the space file's defaults unless `params`)."""
+    return _module(cfg.task).train(cfg, out_dir, params, report, progress)

@@ -25,7 +25,7 @@ from gansearch.config.metrics import FEATURE_NET, FEATURE_NET_HASH
 from gansearch.config.style import MEASURE_CONTENT_LAYERS, MEASURE_STYLE_LAYERS, StyleConfig, image_source
 from gansearch.style import vgg
 from gansearch.style.images import load_image
-from gansearch.style.losses import EPS, content_loss, gram, style_loss
+from gansearch.style.losses import EPS, content_loss, style_loss
 
 WORST = {"transfer_score": float("inf"), "content_distance": float("inf"), "style_distance": float("inf")}
 
@@ -38,11 +38,8 @@ class Measure:
         self.content, _ = load_image(image_source(s, "content"), self.size, "style.content")
         self.style, _ = load_image(image_source(s, "style"), self.size, "style.style")
         self.content, self.style = self.content.to(device), self.style.to(device)
-        with torch.no_grad():
-            c = self.net(self.content, MEASURE_CONTENT_LAYERS)
-            st = self.net(self.style, MEASURE_STYLE_LAYERS)
-        self.content_targets = {k: c[k] for k in MEASURE_CONTENT_LAYERS}
-        self.style_targets = {k: gram(st[k]) for k in MEASURE_STYLE_LAYERS}
+        self.content_targets, self.style_targets = self.net.targets(self.content, self.style, MEASURE_CONTENT_LAYERS,
+                                                                    MEASURE_STYLE_LAYERS)
         # the normalisers of transfer_score: how far each input image is from the other's target
         self.content_of_style = self.distances(self.style)["content_distance"]
         self.style_of_content = self.distances(self.content)["style_distance"]

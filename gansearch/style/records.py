@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -14,6 +13,7 @@ import torch
 
 from gansearch.config.metrics import BEST_SUFFIX, STYLE_METRICS
 from gansearch.style.images import save_image
+from gansearch.trainer.records import jsonable, write_json  # the GAN run's formats, the same files
 
 HEADLINE = "transfer_score"
 # a null in metrics.jsonl stood for +inf (a diverged run's worst case) for these, NaN otherwise
@@ -100,19 +100,3 @@ class StyleRecords:
         write_json(self.out / "metrics.json", summary)
         return summary
 
-
-def jsonable(obj: Any) -> Any:
-    """Strict JSON: non-finite floats become null (the status field says why)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    return obj
-
-
-def write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(jsonable(obj), indent=2, sort_keys=True))
-    os.replace(tmp, path)

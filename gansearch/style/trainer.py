@@ -25,7 +25,7 @@ from gansearch.config.style import CONTENT_LAYER_SETS, STYLE_LAYER_SETS, image_s
 from gansearch.errors import ConfigError
 from gansearch.style import vgg
 from gansearch.style.images import load_image
-from gansearch.style.losses import content_loss, gram, style_loss, tv_loss
+from gansearch.style.losses import content_loss, style_loss, tv_loss
 from gansearch.style.measure import WORST, Measure
 from gansearch.style.records import StyleRecords
 from gansearch.trainer import checkpoint
@@ -64,11 +64,7 @@ class StyleTrainer:
         self.style_layers = STYLE_LAYER_SETS[self.hp["style_layers"]]
         self.layers = tuple(dict.fromkeys(self.content_layers + self.style_layers))
         content, style = content.to(self.device), style.to(self.device)
-        with torch.no_grad():
-            fc = self.net(content, self.content_layers)
-            fs = self.net(style, self.style_layers)
-        self.content_targets = {k: fc[k] for k in self.content_layers}
-        self.style_targets = {k: gram(fs[k]) for k in self.style_layers}
+        self.content_targets, self.style_targets = self.net.targets(content, style, self.content_layers, self.style_layers)
         gen = torch.Generator().manual_seed(t.seed + NOISE_SEED_OFFSET)
         self.noise = (torch.rand(1, 3, size, size, generator=gen) * 2 - 1).to(self.device)
         start = self.noise if self.hp["init"] == "noise" else content

@@ -19,6 +19,7 @@ import torch.nn as nn
 
 from gansearch.config.style import VGG19_LAYERS, user_path
 from gansearch.errors import ConfigError
+from gansearch.style.losses import gram
 from gansearch.metrics.features import weights_hash_of
 
 # torchvision's vgg19 features config "E" up to relu5_1: channels per conv, "M" for a 2x2 max pool
@@ -66,6 +67,14 @@ class VGGFeatures(nn.Module):
             if i in wanted:
                 out[wanted[i]] = h
         return out
+
+    @torch.no_grad()
+    def targets(self, content: torch.Tensor, style: torch.Tensor, content_layers: Sequence[str],
+                style_layers: Sequence[str]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """What an image is pulled towards in this net: the content image's activations at content_layers
+        and the style image's Gram matrices at style_layers."""
+        c, s = self(content, content_layers), self(style, style_layers)
+        return {k: c[k] for k in content_layers}, {k: gram(s[k]) for k in style_layers}
 
 
 @functools.lru_cache(maxsize=4)  # frozen, so trials of one worker process (Tune reuses actors) share it

@@ -16,7 +16,6 @@ import torch
 
 from gansearch.config import SpaceFile, fixed_params, full_params
 from gansearch.config.metrics import evaluation_metrics
-from gansearch.config.names import POINT_DATASETS
 from gansearch.trainer import checkpoint
 from gansearch.trainer.balance import get_balance
 from gansearch.trainer.grids import (fixed_latents, generate, generate_scales, latent_stream, pool_size, sample_seed,
@@ -61,10 +60,11 @@ class Trainer:
         t = cfg.train
         self.device = resolve_device(t.device)
         self._threads = (torch.get_num_threads(), t.threads or torch.get_num_threads())
-        self.model = model_name(cfg.model, (2,) if cfg.data.name in POINT_DATASETS else (3, 8, 8))
-        # MSG-GAN's lower scales are scored too; a growing G's levels are one image at a time (no extra scales)
-        self.setup = EvalSetup(cfg, self.device, tuple(resolutions(cfg.data.image_size)[:-1]) if self.model == "msg" else ())
+        self.setup = EvalSetup(cfg, self.device)
         self.data = self.setup.dataset
+        self.model = model_name(cfg.model, self.data.shape)
+        if self.model == "msg":  # its lower scales are scored too; a growing G's levels are one image at a time
+            self.setup.score_scales(tuple(resolutions(cfg.data.image_size)[:-1]))
         torch.manual_seed(t.seed)  # after the setup, so a feature-net cache miss can't change the init
         self.loss = get_loss(self.hp["loss"])
         self.g, self.d = build_models(cfg.model, self.data.shape, self.loss.gradient_penalty)

@@ -68,13 +68,14 @@ def gradient_penalty(d: Callable[[Any], Tensor], real: Any, fake: Any, generator
 
     For an MSG-GAN, real and fake are lists of scales: one eps per sample for all of them, and the norm is
     that of the gradient with respect to all of D's inputs together."""
-    reals, fakes = (list(real), list(fake)) if isinstance(real, (list, tuple)) else ([real], [fake])
+    scales = isinstance(real, (list, tuple))
+    reals, fakes = (list(real), list(fake)) if scales else ([real], [fake])
     eps = torch.rand(reals[0].shape[0], device=reals[0].device, dtype=reals[0].dtype, generator=generator)
     x_hat = []
     for r, f in zip(reals, fakes):
         e = eps.view((-1,) + (1,) * (r.dim() - 1))
         x_hat.append((e * r + (1 - e) * f).requires_grad_(True))
-    grads = torch.autograd.grad(d(x_hat if isinstance(real, (list, tuple)) else x_hat[0]).sum(), x_hat, create_graph=True)
+    grads = torch.autograd.grad(d(x_hat if scales else x_hat[0]).sum(), x_hat, create_graph=True)
     return ((torch.cat([g.flatten(1) for g in grads], dim=1).norm(2, dim=1) - 1.0) ** 2).mean()
 
 

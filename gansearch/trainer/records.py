@@ -47,7 +47,7 @@ class Records:
     def start(self, meta: dict[str, Any]) -> None:
         (self.out / "samples").mkdir(parents=True, exist_ok=True)
         self.jsonl.write_text("")
-        _write_json(self.out / "run.json", meta)
+        write_json(self.out / "run.json", meta)
 
     def add_losses(self, first_step: int, window: torch.Tensor) -> None:
         """`window` is (2, k): D and G losses of steps first_step+1 .. first_step+k."""
@@ -103,7 +103,7 @@ class Records:
             rec["scale_grids"] = [str(p.relative_to(self.out)) for p in scale_grids]
         self.evals.append(rec)
         with self.jsonl.open("a") as f:
-            f.write(json.dumps(_jsonable(rec)) + "\n")
+            f.write(json.dumps(jsonable(rec)) + "\n")
         return rec
 
     def _best_so_far(self, metrics: dict[str, float]) -> dict[str, float]:
@@ -130,7 +130,7 @@ class Records:
             "g_hist": torch.tensor(list(self.g_hist), dtype=torch.float64),
             "d_hist": torch.tensor(list(self.d_hist), dtype=torch.float64),
             "d_per_eval": torch.tensor(self.d_per_eval, dtype=torch.float64),
-            "evals": json.dumps(_jsonable(self.evals)),
+            "evals": json.dumps(jsonable(self.evals)),
             "times": torch.tensor([self.train_time, self.eval_time], dtype=torch.float64),
             # the losses since the last evaluation: its d_loss/g_loss average them all, resumed or not
             "sums": torch.tensor([self.sum_d, self.sum_g, float(self.count)], dtype=torch.float64),
@@ -147,7 +147,7 @@ class Records:
         # Evaluations written after this checkpoint will be redone: drop them so no step appears twice.
         with self.jsonl.open("w") as f:
             for rec in self.evals:
-                f.write(json.dumps(_jsonable(rec)) + "\n")
+                f.write(json.dumps(jsonable(rec)) + "\n")
 
     def finish(self, step: int, meta: dict[str, Any]) -> dict[str, Any]:
         headline = next(iter(self.modes), None)
@@ -170,18 +170,18 @@ class Records:
             "warmup_s": None if self.warmup_time is None else round(self.warmup_time, 3),
             **meta,
         }
-        _write_json(self.out / "metrics.json", summary)
+        write_json(self.out / "metrics.json", summary)
         return summary
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     """Strict JSON: non-finite floats become null (the status field says why)."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
+        return {k: jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     return obj
 
 
@@ -199,7 +199,8 @@ def _unjson(rec: dict[str, Any]) -> dict[str, Any]:
     return {k: (math.inf if _inf_worst(k) else math.nan) if v is None else v for k, v in rec.items()}
 
 
-def _write_json(path: Path, obj: Any) -> None:
+def write_json(path: Path, obj: Any) -> None:
+    """Atomically: a reader (the search, a resumed run) never sees half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True))
+    tmp.write_text(json.dumps(jsonable(obj), indent=2, sort_keys=True))
     os.replace(tmp, path)

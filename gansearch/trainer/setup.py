@@ -32,10 +32,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 class EvalSetup:
-    """`scales`: lower resolutions a generator also emits (MSG-GAN), each scored by its own evaluator in
-    the same feature net seen at that resolution (metrics.scaled); the headline stays at the data's size."""
-
-    def __init__(self, cfg: SpaceFile, device: torch.device, scales: tuple[int, ...] = ()) -> None:
+    def __init__(self, cfg: SpaceFile, device: torch.device) -> None:
+        self.cfg = cfg
         self.dataset = load_dataset(cfg.data, device)
         ev = cfg.eval
         self.net = feature_net_for(self.dataset, ev.feature_net, ev.inception_weights, device=device)
@@ -50,10 +48,7 @@ class EvalSetup:
             seed=cfg.train.seed,
             class_reference=class_reference(self.net, heldout),
         )
-        self.scale_evaluators = {
-            r: Evaluator(self.dataset, net, real_features(net, self.dataset), num_samples=ev.num_samples,
-                         kid_subset_size=ev.kid_subset_size, kid=ev.kid, seed=cfg.train.seed)
-            for r in scales for net in [ScaledNet(self.net, r, cfg.data.image_size)]}
+        self.scale_evaluators: dict[int, Evaluator] = {}
         self.provenance: dict[str, Any] = dict(self.evaluator.provenance)
         if self.net.accuracy is not None:
             self.provenance[names.FEATURE_NET_ACCURACY] = round(float(self.net.accuracy), 5)
@@ -71,6 +66,16 @@ class EvalSetup:
 
     def evaluate(self, sample_fn: Callable[[int], torch.Tensor]) -> dict[str, float]:
         return self.evaluator(sample_fn)
+
+    def score_scales(self, scales: tuple[int, ...]) -> None:
+        """Also score these lower resolutions, which the generator emits too (MSG-GAN): each by its own
+        evaluator, in the same feature net seen at that resolution (metrics.scaled). The headline stays at
+        the data's size."""
+        ev, size = self.cfg.eval, self.cfg.data.image_size
+        for r in scales:
+            net = ScaledNet(self.net, r, size)
+            self.scale_evaluators[r] = Evaluator(self.dataset, net, real_features(net, self.dataset), num_samples=ev.num_samples,
+                                                 kid_subset_size=ev.kid_subset_size, kid=ev.kid, seed=self.cfg.train.seed)
 
     def evaluate_scales(self, streams: dict[int, Callable[[int], torch.Tensor]]) -> dict[str, float]:
         """`<distance>_<r>px` for each lower scale (streams: resolution -> its sample_fn)."""

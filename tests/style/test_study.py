@@ -11,7 +11,6 @@ per trial on the CPU. No assertion on wall time.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -20,7 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-GANSEARCH = str(Path(sys.executable).with_name("gansearch"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "search"))
+from study_helpers import GANSEARCH, cli_env, jsonl  # noqa: E402
+
 SPACE = """
 name: style-study-test
 task: style_transfer
@@ -42,23 +43,13 @@ search: {metric: transfer_score, mode: min, sampler: random, scheduler: none, nu
 """
 
 
-def _env(home: Path) -> dict[str, str]:
-    cache = os.environ.get("GANSEARCH_CACHE_DIR") or str(home / "cache")
-    return {**os.environ, "GANSEARCH_CACHE_DIR": cache, "RAY_USAGE_STATS_ENABLED": "0",
-            "MLFLOW_DISABLE_TELEMETRY": "true", "HOME": str(home)}
-
-
 def _cli(args: list[str], tmp: Path, log: str, timeout: float = 900) -> str:
     with (tmp / log).open("w") as f:
-        proc = subprocess.run([GANSEARCH, *args], stdout=f, stderr=subprocess.STDOUT, env=_env(tmp), timeout=timeout,
+        proc = subprocess.run([GANSEARCH, *args], stdout=f, stderr=subprocess.STDOUT, env=cli_env(tmp), timeout=timeout,
                               cwd=tmp)
     out = (tmp / log).read_text()
     assert proc.returncode == 0, out[-4000:]
     return out
-
-
-def _records(folder: Path) -> list[dict]:
-    return [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines() if x.strip()]
 
 
 @pytest.mark.slow
@@ -76,7 +67,7 @@ def test_style_study_end_to_end(tmp_path: Path) -> None:
     assert best["value"] == summary["best_value"] is not None
 
     # --- the must-show, from the best trial's own records (the trainer's measuring code path) ---------
-    recs = _records(study / "trials" / best["key"])
+    recs = jsonl(study / "trials" / best["key"] / "metrics.jsonl")
     rec = next(r for r in recs if r["step"] == best["value_step"])
     assert rec["step"] == 60 and rec["transfer_score"] == pytest.approx(best["value"])
     assert rec["eval.feature_net"] == "vgg19-random-seed1" and rec["style.feature_net"] == "vgg19-random-seed0"

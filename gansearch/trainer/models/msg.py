@@ -41,7 +41,7 @@ class MSGDiscriminator(nn.Module):
         wrap = spectral_norm if spectral else (lambda m: m)
         top = channels_at(width, image_size, image_size)
         self.from_rgb = nn.Sequential(wrap(nn.Conv2d(channels, top, 1)), nn.LeakyReLU(0.2, inplace=True))
-        self.blocks = d_blocks(channels, image_size, width, channels, wrap, lambda c: _norm(norm_kind, c))
+        self.blocks = d_blocks(image_size, width, channels, wrap, lambda c: _norm(norm_kind, c))
         self.final = wrap(nn.Conv2d(channels_at(width, image_size, 4) + channels, 1, 4, 1, 0, bias=False))
 
     def forward(self, images: list[Tensor]) -> Tensor:

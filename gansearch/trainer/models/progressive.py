@@ -82,7 +82,7 @@ class ProgressiveDiscriminator(_Grows):
         self.from_rgb = nn.ModuleList(
             nn.Sequential(wrap(nn.Conv2d(channels, channels_at(width, image_size, r), 1)), nn.LeakyReLU(0.2, inplace=True))
             for r in self.sizes)
-        self.blocks = d_blocks(channels, image_size, width, 0, wrap, lambda c: _norm(norm_kind, c))
+        self.blocks = d_blocks(image_size, width, 0, wrap, lambda c: _norm(norm_kind, c))
         self.final = wrap(nn.Conv2d(channels_at(width, image_size, 4), 1, 4, 1, 0, bias=False))
         self._init_growth(len(self.sizes))
 

@@ -9,6 +9,7 @@ like. Images at a resolution below S are average-pooled from S: MSG-GAN's real p
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -64,7 +65,8 @@ class ScaleTrunk(nn.Module):
         return self.head(z.reshape(z.shape[0], self.z_dim, 1, 1))
 
 
-def d_blocks(channels: int, image_size: int, width: int, extra_in: int, wrap, norm) -> nn.ModuleList:
+def d_blocks(image_size: int, width: int, extra_in: int, wrap: Callable[[nn.Module], nn.Module],
+             norm: Callable[[int], nn.Module]) -> nn.ModuleList:
     """D's down-blocks, blocks[i] taking resolution sizes[i+1] to sizes[i] (index = the level it reaches);
     `extra_in` input channels are added at every level below S (MSG-GAN's concatenated image)."""
     sizes = resolutions(image_size)
