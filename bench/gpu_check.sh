@@ -2,13 +2,14 @@
 # The GPU check, one script, at most 8 minutes on a fresh, offline GPU machine that has only a copy of
 # this working tree: install (<= 3 min), the trainer's throughput against pytorch/examples' dcgan/main.py
 # with --device cuda (fp32, bf16 autocast, bf16 + channels_last, + torch.compile; <= 2.5 min), then 1, 2,
-# 4 and 8 trials packed on the one GPU through the product's study path (<= 2 min; bench/gpu_packing.py).
+# 4 and 8 trials packed on the one GPU through the product's study path, each trial's device checked
+# against its Ray grant from its run.json (<= 2 min; bench/gpu_packing.py; the check only reads files).
 # Every phase runs under `timeout`; a failed or timed-out phase is recorded and the next one still runs.
 #
 #   bash bench/gpu_check.sh [--dry-run] [--out DIR] [--reference PATH] [--reference-commit SHA]
 #
 # --out DIR     results (default: $OUT if set, else bench/results): gpu_check.json (phases, environment,
-#               nvidia-smi, headline numbers), gpu_check.log, gpu_check_throughput.json,
+#               nvidia-smi, headline numbers, each k's grant check), gpu_check.log, gpu_check_throughput.json,
 #               gpu_check_throughput_compile.json, gpu_packing.json
 # --reference   pytorch/examples' dcgan/main.py (default bench/.reference/dcgan/main.py; never commit it).
 #               Missing: ours is timed alone and the ratios are null. --reference-commit records its
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     --out) OUT_DIR=$2; shift ;;
     --reference) REF=$2; shift ;;
     --reference-commit) REF_COMMIT=$2; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "gpu_check: unknown argument $1 (see --help)"; exit 2 ;;
   esac
   shift
@@ -44,6 +45,7 @@ trap 'rm -rf "$WORK"; exec 1>&- 2>&-; wait $TEE 2>/dev/null' EXIT
 T0=$(date +%s)
 cd "$REPO" || exit 2
 export PYTHONUNBUFFERED=1 RAY_USAGE_STATS_ENABLED=0 MLFLOW_DISABLE_TELEMETRY=true
+unset GANSEARCH_TEST_CUDA_STANDIN RAY_ADDRESS  # a real GPU run (the stand-in is test-only) on one local Ray
 export GANSEARCH_CACHE_DIR=${GANSEARCH_CACHE_DIR:-/tmp/gansearch-gpu-check-cache}
 export PYTHONPATH=$REPO${PYTHONPATH:+:$PYTHONPATH}  # gansearch from this tree, installed or not
 
@@ -147,7 +149,7 @@ else  # eager variants interleaved with the reference over 2 rounds; compile alo
     --steps 200 --warmup 20 --workers 2 --timeout 60 --out "$OUT_DIR/gpu_check_throughput_compile.json"
 fi
 
-# ---- 3. packing 1/2/4/8 trials on the GPU --------------------------------------------------------------
+# ---- 3. packing 1/2/4/8 trials on the GPU, each trial's device against its Ray grant ------------------
 if [ $DRY = 1 ]; then
   phase packing 170 "$PY" bench/gpu_packing.py --dry-run --out "$OUT_DIR"
 else
@@ -181,10 +183,16 @@ for name in ("gpu_check_throughput", "gpu_check_throughput_compile"):
         headline[name] = {k: r.get(k) for k in ("ours_images_per_s", "reference_images_per_s", "ratio_ours_default_vs_reference",
                                                  "ratio_ours_best_vs_reference", "ours_best_variant", "date")}
 pk = load(out / "gpu_packing.json")
-if pk:
+if pk:  # per k: throughput, utilisation, and whether every trial trained on the GPU Ray granted it
+    def grant(s):
+        g = s.get("grant_check")
+        peaks = [t["gpu_peak_memory_mib"] for t in (g or {}).get("per_trial", []) if t.get("gpu_peak_memory_mib") is not None]
+        return {"ok": g["ok"], "problems": g["problems"][:5], "trial_peak_mib_max": max(peaks, default=None)} if g else None
     headline["gpu_packing"] = {k: {f: s.get(f) for f in ("images_per_s_train_window", "images_per_s_study_wall", "error", "skipped")}
-                               | {"gpu_util_train_window": (s.get("gpu") or {}).get("train_window")}
+                               | {"gpu_util_train_window": (s.get("gpu") or {}).get("train_window"), "grant_check": grant(s)}
                                for k, s in pk.get("studies", {}).items()}
+    checked = [s["grant_check"]["ok"] for s in headline["gpu_packing"].values() if s["grant_check"]]
+    headline["grant_check_ok"] = all(checked) if checked else None
 try:
     git = subprocess.run(["git", "-C", os.environ["GC_REPO"], "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
 except OSError:

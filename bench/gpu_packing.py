@@ -7,12 +7,11 @@ all k trials train side by side on the one GPU. Every trial does the same work: 
 balance `none` and both learning rates are fixed (beta1 is still sampled, which costs nothing); one
 evaluation at step 0 and one at the end, no KID, one checkpoint.
 
-Why this model: the digits default (16 px, width 32, batch 64) is a few microseconds of GPU work per
-kernel, so one trial leaves an H200 idle almost all the time, launch-bound on its Python thread, and
-packing would look good for a trivial reason. On the GPU we train 32-px digits with width-64 nets (the
-cifar10 space's size and widths) and batch 256 (its batch is 64): more work per kernel, so one trial keeps
-the GPU busier and packing must earn its gain; still small enough that 8 trials fit in memory many times
-over. (How busy one trial keeps an H200 is what this measures, not something known yet.)
+Why this model: the digits default (16 px, width 32, batch 64) is microseconds of GPU work per kernel, so
+one trial leaves an H200 idle, launch-bound on its Python thread, and packing would look good for a trivial
+reason. On the GPU we train 32-px digits with width-64 nets (the cifar10 space's) and batch 256: more work
+per kernel, so packing must earn its gain; 8 trials still fit in memory many times over. (How busy one
+trial keeps an H200 is what this measures, not something known yet.)
 
 Measured per k:
   * images/s (train window) = sum over trials of steps x batch / (last trial's training end - first
@@ -30,10 +29,16 @@ Measured per k:
     the study; mean and max over the whole study, the train window and the span when all k trained at
     once (`all_k_training`: the packed steady state). nvidia-smi's utilisation is the
     share of time any kernel ran, not how full the SMs were. Without nvidia-smi it reads "unavailable".
-Ray is started once (as `gansearch run --address` would find it) and the feature cache is warmed before
+  * grant_check: each trial's device against its Ray grant, from trials/<key>/run.json: k run.json files,
+    `placement.gpu` = 1/k, `placement.gpu_ids` non-empty and the same id for all k (one card),
+    `placement.device` "cuda:0", the trainer's `device` a CUDA one, no `placement.trained_on` (the test-only
+    GANSEARCH_TEST_CUDA_STANDIN). --dry-run (gpu 0) expects no ids and "cpu". Gives ok, problems and per
+    trial gpu_ids, device, precision, gpu_peak_memory_mib; study.json's `resources` is kept beside it.
+Ray is started once, locally (RAY_ADDRESS is ignored), and the feature cache is warmed before
 the first clock starts. A k that would not fit the remaining --budget-s (worst case: no gain from packing)
 is skipped and says so. The JSON is rewritten after every study, so a run killed by its timeout keeps
 what it measured. `--dry-run` (CPU): k = 1, 2, gpu 0, 20 steps of batch 16 on 16-px digits: plumbing only.
+Exit 0 when at least one k was measured and every grant check that ran is ok, else 1.
 
   python bench/gpu_packing.py [--dry-run] [--out DIR] [--ks 1,2,4,8] [--steps N] [--budget-s S]
 """
@@ -148,6 +153,32 @@ def trial_rows(study: Path, batch: int) -> list[dict[str, Any]]:
     return rows
 
 
+def grant_check(study: Path, k: int, dry: bool) -> dict[str, Any]:
+    """Each trial's device against its Ray grant (trials/<key>/run.json `placement`); see the docstring."""
+    want, problems, per_trial, ids = 0 if dry else 1 / k, [], [], set()
+    files = sorted((study / "trials").glob("*/run.json")) if (study / "trials").is_dir() else []
+    if len(files) != k:
+        problems.append(f"{len(files)} trials wrote run.json, expected {k}")
+    for f in files:
+        rj = json.loads(f.read_text())
+        pl, dev = rj.get("placement") or {}, str(rj.get("device"))
+        gpu_ids, pdev, g = [str(i) for i in pl.get("gpu_ids") or []], pl.get("device"), pl.get("gpu")
+        per_trial.append({"key": f.parent.name, "gpu_ids": gpu_ids, "device": rj.get("device"),
+                          "precision": rj.get("precision"), "gpu_peak_memory_mib": rj.get("gpu_peak_memory_mib")})
+        ids.update(gpu_ids)
+        checks = [(isinstance(g, (int, float)) and abs(g - want) < 1e-9, f"placement.gpu {g!r}, expected {want:g}"),
+                  (pl.get("trained_on", pdev) == pdev, f"trained on {pl.get('trained_on')} (GANSEARCH_TEST_CUDA_STANDIN)")]
+        checks += [(not gpu_ids, f"gpu_ids {gpu_ids}, expected none"),
+                   (dev == pdev == "cpu", f"device {dev}, placement.device {pdev}: expected cpu")] if dry else [
+                   (bool(gpu_ids), "no gpu_ids granted"), (pdev == "cuda:0", f"placement.device {pdev}, expected cuda:0"),
+                   (dev.startswith("cuda"), f"the trainer's device {dev}, expected cuda")]
+        problems += [f"{f.parent.name}: {msg}" for ok, msg in checks if not ok] if pl else \
+            [f"{f.parent.name}: no placement in run.json"]
+    if len(ids) > 1:
+        problems.append(f"{k} trials at gpu 1/{k} were granted different GPUs {sorted(ids)}, expected one card")
+    return {"ok": not problems, "gpu_per_trial": want, "problems": problems, "per_trial": per_trial}
+
+
 def measure(rows: list[dict[str, Any]], wall: float, gpu: GpuSampler) -> dict[str, Any]:
     images = sum(r["images"] for r in rows)
     timed = [r for r in rows if r["start"] is not None and r["end"] is not None]
@@ -187,10 +218,12 @@ def machine(dry_run: bool) -> dict[str, Any]:
 def print_table(studies: dict[str, Any]) -> None:
     base = next((s["images_per_s_train_window"] for s in studies.values() if s.get("images_per_s_train_window")), None)
     print(f"\n{'k':>2} {'gpu/trial':>9} {'img/s train':>12} {'x vs k=1':>8} {'img/s wall':>11} {'per trial':>10} "
-          f"{'util mean/max':>14} {'mem MiB':>8} {'wall s':>7} {'skew/all-k s':>13}")
+          f"{'util mean/max':>14} {'mem MiB':>8} {'wall s':>7} {'skew/all-k s':>13} grant")
     for k, s in studies.items():
+        gc = s.get("grant_check")
+        grant = "-" if gc is None else "ok" if gc["ok"] else f"NOT OK ({len(gc['problems'])}): " + "; ".join(gc["problems"][:3])
         if "error" in s or "skipped" in s:
-            print(f"{k:>2} {s.get('error') or s.get('skipped')}")
+            print(f"{k:>2} {s.get('error') or s.get('skipped')} (grant: {grant})")
             continue
         g = s["gpu"]
         tw = g.get("train_window", {}) if g.get("available") else {}
@@ -199,7 +232,7 @@ def print_table(studies: dict[str, Any]) -> None:
         print(f"{k:>2} {s['gpu_per_trial']:>9.3g} {s['images_per_s_train_window'] or math.nan:>12.1f} {x:>7.2f}x "
               f"{s['images_per_s_study_wall']:>11.1f} {s['per_trial_images_per_s_mean'] or math.nan:>10.1f} "
               f"{util:>14} {str(tw.get('mem_used_max_mib', '-')):>8} {s['study_wall_s']:>7.1f} "
-              f"{str(s['start_skew_s']) + '/' + str(s['all_k_training_s']):>13}")
+              f"{str(s['start_skew_s']) + '/' + str(s['all_k_training_s']):>13} {grant}")
 
 
 def main() -> int:
@@ -227,6 +260,7 @@ def main() -> int:
     cpu = a.cpus_per_trial or max(1, (os.cpu_count() or 1) // max(ks))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a phase timeout still shuts Ray down (finally)
     os.environ.setdefault("GANSEARCH_CACHE_DIR", str(Path(tempfile.gettempdir()) / "gansearch-gpu-check-cache"))
+    os.environ.pop("RAY_ADDRESS", None)  # gansearch would treat it as --address: this measures one local Ray
     sys.path.insert(0, str(ROOT))
     from gansearch.config import load
     from gansearch.search import study as study_mod
@@ -270,12 +304,16 @@ def main() -> int:
                 cfg = load(a.space, overrides(a, k, cpu))
                 with quiet(work / f"k{k}.log"):
                     study_mod.run_study(cfg, a.space, folder, echo=print)
+                entry["grant_check"] = grant_check(folder, k, dry)
+                entry["resources"] = json.loads((folder / "study.json").read_text()).get("resources")
                 entry.update(measure(trial_rows(folder, a.batch), time.monotonic() - t0, gpu))
                 prev, prev_k = entry, k
             except Exception as e:  # noqa: BLE001 - one broken study must not lose the others
                 log = work / f"k{k}.log"
                 entry.update(error=f"{type(e).__name__}: {e}"[:1000], wall_s=round(time.monotonic() - t0, 1),
                              log_tail=log.read_text(errors="replace")[-3000:] if log.exists() else "")
+                with contextlib.suppress(Exception):  # what the trials that ran were granted
+                    entry.setdefault("grant_check", grant_check(folder, k, dry))
             finally:
                 gpu.stop.set()
                 gpu.join(timeout=10)
@@ -296,7 +334,9 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     print_table(result["studies"])
     print(f"wrote {out} ({result['bench_wall_s']} s)")
-    return 0 if any("images" in s for s in result["studies"].values()) else 1
+    studies = result["studies"].values()
+    granted = all(s["grant_check"]["ok"] for s in studies if "grant_check" in s)
+    return 0 if any("images" in s for s in studies) and granted else 1
 
 
 if __name__ == "__main__":

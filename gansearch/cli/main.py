@@ -90,22 +90,39 @@ def run(
     space: Path = SpaceArg,
     out: Optional[Path] = typer.Option(None, "--out", help="Study folder (default: studies/<space name>)"),
     num_trials: Optional[int] = typer.Option(None, "--num-trials", help="Override search.num_trials"),
-    address: Optional[str] = typer.Option(None, "--address", help="Join a running Ray cluster (host:port)"),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow server (default: sqlite in the study folder)"),
+    address: Optional[str] = typer.Option(
+        None, "--address", envvar="RAY_ADDRESS", show_envvar=True,
+        help="Join a running Ray cluster (host:port). Without it (and without RAY_ADDRESS, which `ray job "
+             "submit` sets) the study starts a fresh local Ray"),
+    tracking_uri: Optional[str] = typer.Option(
+        None, "--tracking-uri", envvar="MLFLOW_TRACKING_URI", show_envvar=True,
+        help="MLflow store (default: sqlite in the study folder; an MLflow server is required with --address)"),
+    experiment: Optional[str] = typer.Option(
+        None, "--experiment", help="MLflow experiment, also the Optuna study's name (default: "
+                                   "gansearch:<folder name>, unique per study folder)"),
+    storage: Optional[str] = typer.Option(
+        None, "--storage", help="Optuna storage: a database URL RDBStorage takes, e.g. postgresql://host/db "
+                                "(default: the journal file optuna.journal in the study folder)"),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted study in --out"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Only check the space file, data, --address and --tracking-uri"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only check the space file, data, --address, "
+                                 "--tracking-uri and --storage, and print each trial's resources and how many run at once"),
     set_: Optional[list[str]] = SetOpt,
 ) -> None:
-    """Search hyperparameters: Ray Tune schedules, Optuna samples, MLflow records every trial."""
+    """Search hyperparameters: Ray Tune schedules, Optuna samples, MLflow records every trial.
+
+    Each trial trains on what Ray granted it: search.resources_per_trial.gpu is auto (one GPU per trial where the cluster has GPUs, else none), 0, 1, or a fraction (0.25 packs four trials on one card)."""
     cfg = _load(space, list(set_ or []))
     from gansearch.search.study import print_report, run_study
 
     study_dir = out or Path("studies") / (cfg.name or space.stem)
     summary = run_study(cfg, space, study_dir, num_trials=num_trials, address=address,
-                        tracking_uri=tracking_uri, resume=resume, dry_run=dry_run, echo=typer.echo)
+                        tracking_uri=tracking_uri, resume=resume, dry_run=dry_run, experiment=experiment,
+                        storage=storage, echo=typer.echo)
     if dry_run:
+        for line in summary["resources"]:
+            typer.echo(line)
         typer.echo(f"ok: {space} would run {summary['num_trials']} trials into {summary['study_dir']} "
-                   f"(tracking {summary['tracking_uri']}, Ray {summary['address'] or 'local'})")
+                   f"(tracking {summary['tracking_uri']}, Optuna {summary['storage']}, Ray {summary['address'] or 'local'})")
         return
     print_report(summary, study_dir.resolve(), echo=typer.echo)
 

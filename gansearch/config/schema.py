@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
 
 from gansearch.config.style import StyleConfig
 
@@ -85,8 +85,20 @@ class Dist(_Closed):
 
 
 class ResourcesConfig(_Closed):
+    """What Ray reserves for each trial; the trial trains on what Ray granted it (gansearch.search.devices)."""
+
     cpu: StrictInt | StrictFloat = Field(1, gt=0, description="CPUs per trial")
-    gpu: StrictInt | StrictFloat = Field(0, ge=0, description="GPUs per trial; fractions share one GPU")
+    gpu: Union[Literal["auto"], StrictInt, StrictFloat] = Field(
+        "auto", description="GPUs per trial: auto (1 where the cluster has GPUs, else 0), 0 (CPU), 1, or a "
+                            "fraction that packs 1/gpu trials on one card")
+
+    @field_validator("gpu")
+    @classmethod
+    def _one_gpu_at_most(cls, v: Any) -> Any:
+        if v != "auto" and not 0 <= v <= 1:
+            raise ValueError("must be auto or a number from 0 to 1 (a trial trains on one GPU; a fraction packs "
+                             "several trials on one card)")
+        return v
 
 
 class Objective(_Closed):

@@ -89,7 +89,7 @@ def fixed_population(configs: list[dict[str, Any]], max_concurrent: int) -> Any:
     return Population()
 
 
-def fit(cfg: SpaceFile, plan: Any, study_dir: Path, storage: Any, uri: str, exp_id: str, parent: str,
+def fit(cfg: SpaceFile, plan: Any, study_dir: Path, storage: Any, study_name: str, uri: str, exp_id: str, parent: str,
         echo: Any) -> None:
     """Run (or continue) the population; the members that finished before a crash are not run again."""
     import optuna
@@ -100,11 +100,10 @@ def fit(cfg: SpaceFile, plan: Any, study_dir: Path, storage: Any, uri: str, exp_
     from gansearch.search.plan import SAMPLERS
     from gansearch.search.population import OptunaMembers, StudyPB2, StudyPBT
     from gansearch.search.rerun import finished
-    from gansearch.search.study import STUDY_NAME
     from gansearch.tracking.runs import close_if_left_open
 
     sampler = SAMPLERS[cfg.search.sampler](cfg.search.seed, 1, plan.num_trials)
-    study = optuna.create_study(study_name=STUDY_NAME, storage=storage, sampler=sampler, load_if_exists=True,
+    study = optuna.create_study(study_name=study_name, storage=storage, sampler=sampler, load_if_exists=True,
                                 direction="maximize" if plan.mode == "max" else "minimize")
     members = population(study_dir, study, cfg, plan.num_trials)
     todo = [m for m in members if not finished(study_dir, m["key"], cfg.train.steps)]

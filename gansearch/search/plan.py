@@ -13,6 +13,7 @@ from typing import Any, Callable
 from gansearch.config import SpaceFile
 from gansearch.config.metrics import headline, known_metrics
 from gansearch.errors import ConfigError, ConfigErrors
+from gansearch.search.devices import device_errors
 from gansearch.search.schedulers import POPULATION_SCHEDULERS, SCHEDULERS
 
 
@@ -170,6 +171,7 @@ def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
         errs.extend(pbt_errors(cfg, len(objectives)))
     elif s.pbt is not None:
         errs.append(ConfigError("search.pbt", "must be set only with search.scheduler: pbt or pb2", s.scheduler))
+    errs.extend(device_errors(cfg))
     if cfg.eval.every > cfg.train.steps:
         errs.append(ConfigError("eval.every", f"must be <= train.steps ({cfg.train.steps}) for a search", cfg.eval.every))
     n = num_trials if num_trials is not None else s.num_trials

@@ -238,3 +238,38 @@ def check_nodes(study_dir: Path, data_cfg: Any, timeout: float = 120, feature_ne
                               os.environ.get("GANSEARCH_CACHE_DIR"))
         checked.append({"node_id": node_id, "ip": ip})
     return checked
+
+
+def check_gpus(gpu: float, timeout: float = 120) -> list[dict[str, Any]]:
+    """When trials ask for GPUs: on EACH node that advertises GPUs to Ray, torch must be able to use them
+    (a CPU-only torch, or a driver torch can't load, would fail every trial placed there). Returns the
+    probes' answers, one per GPU node."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from gansearch.search.devices import GPU_FIELD, gpu_probe
+
+    nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("GPU", 0) > 0]
+    remote = ray.remote(num_cpus=0, max_retries=0)(gpu_probe)
+    refs = {n["NodeID"]: remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
+        node_id=n["NodeID"], soft=False)).remote() for n in nodes}
+    ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout) if refs else ([], [])
+    answers = []
+    for n in nodes:
+        ref, count = refs[n["NodeID"]], n["Resources"]["GPU"]
+        where = f"node {n['NodeID'][:12]} {n.get('NodeManagerAddress', '?')}"
+        if ref not in set(ready):
+            ray.cancel(ref, force=True)
+            raise ConfigError(GPU_FIELD, f"needs every node that advertises GPUs to answer a GPU probe ({where}: no "
+                              f"answer within {timeout:g}s)", gpu)
+        try:
+            res = ray.get(ref)
+        except Exception as e:  # the node could not import torch
+            first = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
+            raise ConfigError(GPU_FIELD, f"needs torch on every GPU node ({where}: {first})", gpu) from None
+        if not res["usable"] and not res["standin"]:
+            build = "a CPU-only build" if res["cuda_build"] is None else f"built for CUDA {res['cuda_build']}"
+            raise ConfigError(GPU_FIELD, f"needs a CUDA torch can use on every node that advertises GPUs ({where}: Ray "
+                              f"counts {count:g} GPUs, torch {res['torch']} ({build}) can use none)", gpu)
+        answers.append({"node_id": n["NodeID"], "ip": n.get("NodeManagerAddress"), **res})
+    return answers

@@ -16,7 +16,8 @@ from gansearch.analysis.importance import check_evaluator, importance_section, t
 from gansearch.analysis.study_data import StudyData, load_study
 from gansearch.errors import ConfigError
 from gansearch.search.space import KEY_ATTR
-from gansearch.search.study import CLOSED_ATTR, STUDY_NAME
+from gansearch.search import journal
+from gansearch.search.journal import CLOSED_ATTR
 
 
 def _ped_anova(n_trials: int) -> Any:
@@ -35,25 +36,41 @@ EVALUATORS: dict[str, Callable[[int], Any]] = {"ped_anova": _ped_anova, "fanova"
 
 
 def load_optuna(study_dir: Path) -> Any | None:
-    """The study's Optuna study, read from a copy of its journal (the study folder is never written)."""
-    journal = Path(study_dir) / "optuna.journal"
-    if not journal.exists():
+    """The study's Optuna study, copied into memory: from a copy of its journal (the study folder is never
+    written), or read from its --storage database. None when neither can be read."""
+    import json
+
+    meta_path = Path(study_dir) / "study.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    name, where = journal.study_name(meta), meta.get("storage", journal.JOURNAL)
+    if where != journal.JOURNAL:  # a database (recorded without its password: one that needs one can't be read)
+        if ":***@" in where:
+            return None
+        import optuna
+
+        with _quiet():
+            return _in_memory(optuna.load_study(study_name=name, storage=journal.open_storage(study_dir, where)))
+    path = Path(study_dir) / journal.JOURNAL
+    if not path.exists():
         return None
     import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     tmp = Path(tempfile.mkdtemp(prefix="gansearch-report-"))
     try:
-        shutil.copy2(journal, tmp / "optuna.journal")
-        storage = JournalStorage(JournalFileBackend(str(tmp / "optuna.journal")))
-        study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
-        trials = study.get_trials(deepcopy=True)
-        with _quiet():
-            mem = optuna.create_study(directions=study.directions)
-        mem.add_trials(trials)
-        return mem
+        shutil.copy2(path, tmp / journal.JOURNAL)
+        return _in_memory(optuna.load_study(study_name=name, storage=journal.open_storage(tmp)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _in_memory(study: Any) -> Any:
+    import optuna
+
+    trials = study.get_trials(deepcopy=True)
+    with _quiet():
+        mem = optuna.create_study(directions=study.directions)
+    mem.add_trials(trials)
+    return mem
 
 
 def optuna_statuses(study: Any, data_diverged: Callable[[str], bool]) -> dict[str, str]:

@@ -2,9 +2,10 @@
 Ray Tune's state; Ray Tune schedules, Optuna samples (through Ray's OptunaSearch), MLflow records.
 
 study folder/
-  study.json        what --resume and `gansearch ui` need (tracking URI, experiment, parent run)
+  study.json        what --resume and `gansearch ui` need (tracking URI, experiment, Optuna storage and study
+                    name, parent run) and the resources each trial asked for
   space.json        the validated space file (a resumed study must match it)
-  optuna.journal    the Optuna study (JournalStorage): the sampler's history survives a crash
+  optuna.journal    the Optuna study (JournalStorage; or --storage URL): the sampler's history survives a crash
   mlflow.db, mlartifacts/   the default tracking store (sqlite) and its artifacts
   trials/<key>/     each trial's trainer folder (metrics.jsonl, samples/, checkpoint.pt)
   tune/run-N/       Ray Tune's experiment folder of each (re)start; checkpoints: best + last per trial
@@ -23,13 +24,13 @@ from typing import Any, Callable
 
 from gansearch.config import SpaceFile
 from gansearch.errors import ConfigError
+from gansearch.search import journal
+from gansearch.search.journal import CLOSED_ATTR
 from gansearch.search.plan import SAMPLERS, Plan, make_plan
 from gansearch.search.space import KEY_ATTR
 from gansearch.search.schedulers import POPULATION_SCHEDULERS
 from gansearch.tracking import conventions as cv
 
-STUDY_NAME = "gansearch"
-CLOSED_ATTR = "gansearch_closed_by_resume"
 # MLflow's client prints each run's URL (credentials included) when a run ends: we print our own, redacted.
 # A reused actor waits this long for the last trial's thread to end (Ray's 2 s fails trials under load).
 ENV = {"RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
@@ -44,20 +45,14 @@ def study_env() -> dict[str, str]:
     return {k: os.environ[k] for k in ENV}
 
 
-def _open_storage(study_dir: Path) -> Any:
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    return JournalStorage(JournalFileBackend(str(study_dir / "optuna.journal")))
-
-
-def close_interrupted(storage: Any) -> tuple[list[Any], list[str], int]:
+def close_interrupted(storage: Any, study_name: str) -> tuple[list[Any], list[str], int]:
     """--resume: close Optuna trials a crash left RUNNING (FAIL, marked) and re-enqueue them under the
     same key, so each continues in its folder and MLflow run.
     Returns (finished trials, resumed keys, trials in the study)."""
     import optuna
     from optuna.trial import TrialState
 
-    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    study = optuna.load_study(study_name=study_name, storage=storage)
     waiting = {t.user_attrs.get(KEY_ATTR) for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
     resumed: list[str] = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -89,10 +84,10 @@ def close_finished_runs(finished: list[Any], uri: str, experiment_id: str, paren
     return closed
 
 
-def _prepare_folder(cfg: SpaceFile, space_path: Path, study_dir: Path, resume: bool,
-                    tracking_uri: str | None, write: bool = True) -> dict[str, Any]:
-    """Check (and unless `write` is False, create) the study folder. study.json keeps the tracking URI
-    without its password, so --resume of a password-protected store needs --tracking-uri again."""
+def _prepare_folder(cfg: SpaceFile, space_path: Path, study_dir: Path, resume: bool, tracking_uri: str | None,
+                    experiment: str | None, storage: str | None, write: bool = True) -> dict[str, Any]:
+    """Check (and unless `write` is False, create) the study folder. study.json keeps the tracking URI and
+    the storage URL without their passwords, so --resume of a password-protected store needs them again."""
     meta_path = study_dir / "study.json"
     dumped = cfg.model_dump(mode="json")
     if resume:
@@ -104,12 +99,9 @@ def _prepare_folder(cfg: SpaceFile, space_path: Path, study_dir: Path, resume: b
         same = {k: v for k, v in stored.items() if k != "search"} == {k: v for k, v in dumped.items() if k != "search"}
         if not same:
             raise ConfigError("--resume", f"space file must match the study's ({study_dir / 'space.json'})", str(space_path))
-        if tracking_uri and cv.redact_uri(tracking_uri) != meta["tracking_uri"]:
-            raise ConfigError("--tracking-uri", f"must be the study's ({meta['tracking_uri']}) on --resume",
-                              cv.redact_uri(tracking_uri))
-        if not tracking_uri and ":***@" in meta["tracking_uri"]:
-            raise ConfigError("--tracking-uri", "must be given again on --resume (the study folder keeps it "
-                              "without its password)", meta["tracking_uri"])
+        _same_on_resume("--tracking-uri", tracking_uri and cv.redact_uri(tracking_uri), meta["tracking_uri"])
+        _same_on_resume("--storage", storage and journal.describe(storage), meta.get("storage", journal.JOURNAL))
+        _same_on_resume("--experiment", experiment, meta.get("experiment") or cv.experiment_name(study_dir))
         return meta
     if meta_path.exists():
         raise ConfigError("--out", "must be a new study folder (add --resume to continue this one)", str(study_dir))
@@ -117,30 +109,90 @@ def _prepare_folder(cfg: SpaceFile, space_path: Path, study_dir: Path, resume: b
         study_dir.mkdir(parents=True, exist_ok=True)
         (study_dir / "space.json").write_text(json.dumps(dumped, indent=2))
     return {"name": study_dir.name, "space_file": str(space_path),
-            "tracking_uri": cv.redact_uri(tracking_uri or cv.default_store_uri(study_dir))}
+            "tracking_uri": cv.redact_uri(tracking_uri or cv.default_store_uri(study_dir)),
+            "storage": journal.describe(storage)}
+
+
+def _same_on_resume(option: str, given: str | None, recorded: str) -> None:
+    """--resume continues the study where it is recorded: an option given again must say the same, and a
+    URL recorded without its password must be given again."""
+    if given and given != recorded:
+        raise ConfigError(option, f"must be the study's ({recorded}) on --resume", given)
+    if not given and ":***@" in recorded:
+        raise ConfigError(option, "must be given again on --resume (the study folder keeps it without its "
+                          "password)", recorded)
 
 
 def _start_ray(address: str | None, env: dict[str, str]) -> bool:
+    """Join `address`, or start a fresh local Ray: never `ray.init()` with no address, which would join
+    whatever RAY_ADDRESS or the last `ray start` on this machine points at, skipping the cluster checks."""
     import ray
+
+    from gansearch.search.devices import STANDIN_ENV
 
     if ray.is_initialized():
         return False
-    passed = ("GANSEARCH_CACHE_DIR", "GANSEARCH_FAULT")  # the feature cache; fault injection (crash tests)
+    passed = ("GANSEARCH_CACHE_DIR", "GANSEARCH_FAULT", STANDIN_ENV)  # the feature cache; fault injection; tests
     runtime_env = {"env_vars": {**env, **{k: os.environ[k] for k in passed if k in os.environ}}}
     if address:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
     else:
-        ray.init(include_dashboard=False, runtime_env=runtime_env, log_to_driver=False,
+        ray.init(address="local", include_dashboard=False, runtime_env=runtime_env, log_to_driver=False,
                  _node_ip_address=os.environ.get("GANSEARCH_RAY_NODE_IP", "127.0.0.2"))
     return True
 
 
+def _resources(cfg: SpaceFile, address: str | None, meta: dict[str, Any], echo: Callable[[str], None]) -> SpaceFile:
+    """After Ray starts: decide `gpu: auto` against the cluster, refuse a GPU request it can't grant,
+    say what each trial gets and how many run at once (also in study.json)."""
+    import ray
+
+    from gansearch.search import devices
+
+    cluster = {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
+    gpu, warning = devices.resolve_gpu(cfg, cluster.get("GPU", 0.0), autoscaling=bool(address))
+    for line in devices.describe(cfg, gpu, cluster, "cluster" if address else "local Ray"):
+        echo(line)
+    if warning:
+        echo(f"warning: {warning}")
+    meta["resources"] = {"cpu": cfg.search.resources_per_trial.cpu, "gpu": gpu,
+                         "gpu_setting": cfg.search.resources_per_trial.gpu, "cluster": cluster,
+                         **devices.concurrency(cfg, gpu, cluster).as_dict()}
+    return devices.with_gpu(cfg, gpu)
+
+
+def _dry_run_resources(cfg: SpaceFile, address: str | None) -> list[str]:
+    """--dry-run starts no Ray: a local study is sized by what a fresh local Ray would find here; a cluster
+    is asked for its resources by a short-lived driver."""
+    from gansearch.search import devices
+
+    if address:
+        import ray
+
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+        try:
+            cluster = {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
+        finally:
+            ray.shutdown()
+    else:
+        cluster = devices.local_resources()
+    gpu, warning = devices.resolve_gpu(cfg, cluster.get("GPU", 0.0), autoscaling=bool(address))
+    lines = devices.describe(cfg, gpu, cluster, "cluster" if address else "this machine")
+    return lines + ([f"warning: {warning}"] if warning else [])
+
+
 def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: int | None = None,
               address: str | None = None, tracking_uri: str | None = None, resume: bool = False,
-              dry_run: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any]:
+              dry_run: bool = False, experiment: str | None = None, storage: str | None = None,
+              echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Check everything (before Ray starts, then on every node), search, rerun the best, summarize.
-    `dry_run` stops after the checks that need no Ray, and writes nothing."""
+    `dry_run` stops after the checks, and writes nothing.
+
+    Like Ray and MLflow themselves: RAY_ADDRESS is `address` (`ray job submit` sets it), and
+    MLFLOW_TRACKING_URI is the default `tracking_uri`."""
     plan = make_plan(cfg, num_trials)  # bad input never starts Ray
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
     env = study_env()
     study_dir = Path(study_dir).resolve()
     from gansearch.data.locate import locate
@@ -148,36 +200,52 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
 
     if cfg.task == "gan":  # a style space's images were checked with the space file
         locate(cfg.data)
+    journal.check_url(storage)
+    if experiment is not None and not experiment.strip():
+        raise ConfigError("--experiment", "must be a non-empty name", experiment)
     preflight.check_address(address)
     if address and not tracking_uri and not resume:
         # trials on several nodes would all write one sqlite file on a shared mount: sqlite's locking over
         # NFS/EFS is unreliable, and a lost or corrupt write loses runs
-        raise ConfigError("--tracking-uri", "must be given with --address (an MLflow server, e.g. "
-                          "http://HEAD:5000: the default sqlite store in the study folder is not safe for "
-                          "writers on several nodes)", None, show_value=False)
+        raise ConfigError("--tracking-uri", "must be given with --address or RAY_ADDRESS (an MLflow server, e.g. "
+                          "http://HEAD:5000, or MLFLOW_TRACKING_URI: the default sqlite store in the study folder is "
+                          "not safe for writers on several nodes)", None, show_value=False)
     preflight.check_tracking(tracking_uri or "")
-    meta = _prepare_folder(cfg, space_path, study_dir, resume, tracking_uri, write=not dry_run)
+    meta = _prepare_folder(cfg, space_path, study_dir, resume, tracking_uri, experiment, storage, write=not dry_run)
     if dry_run:
         return {"dry_run": True, "num_trials": plan.num_trials, "study_dir": str(study_dir),
-                "tracking_uri": meta["tracking_uri"], "address": address}
+                "tracking_uri": meta["tracking_uri"], "address": address, "storage": meta.get("storage"),
+                "resources": _dry_run_resources(cfg, address)}
     uri = cv.move_credentials(tracking_uri or meta["tracking_uri"])
+    storage_url = storage or (None if meta.get("storage", journal.JOURNAL) == journal.JOURNAL else meta["storage"])
     env.update({k: os.environ[k] for k in cv.CREDENTIAL_ENV if k in os.environ})  # the workers' runtime env
     from gansearch.tracking import runs
 
-    exp_id = runs.ensure_experiment(uri, cv.experiment_name(study_dir),
-                                    cv.artifact_root(study_dir) if uri.startswith("sqlite") else None)
+    artifacts = cv.artifact_root(study_dir) if uri.startswith("sqlite") else None
+    if resume:
+        name = meta.get("experiment") or cv.experiment_name(study_dir)  # older study folders: the old default
+        exp_id = runs.ensure_experiment(uri, name, artifacts)
+    else:
+        name, exp_id = runs.ensure_study_experiment(uri, experiment, study_dir, artifacts)
+    study_name = journal.study_name(meta) if resume else name
+    store = journal.open_storage(study_dir, storage_url)
+    if not resume and journal.holds_study(store, study_name):
+        raise ConfigError("--storage", f"must not hold a study named {study_name!r} already (it belongs to another "
+                          "study folder: give --experiment another name, or --resume that folder)",
+                          journal.describe(storage_url) if storage_url else journal.JOURNAL)
     settings = {"search." + k: v for k, v in cfg.search.model_dump(mode="json").items()}
-    settings.update({"num_trials": plan.num_trials, "study_dir": str(study_dir), "space_file": str(space_path)})
+    settings.update({"num_trials": plan.num_trials, "study_dir": str(study_dir), "space_file": str(space_path),
+                     "optuna.storage": journal.describe(storage_url), "optuna.study_name": study_name})
     parent = runs.start_study_run(uri, exp_id, meta["name"], settings, study_dir / "space.json",
                                   run_id=meta.get("parent_run_id"))
-    meta.update(experiment_id=exp_id, parent_run_id=parent, num_trials=plan.num_trials)
+    meta.update(experiment=name, experiment_id=exp_id, study_name=study_name, parent_run_id=parent,
+                num_trials=plan.num_trials)
     (study_dir / "study.json").write_text(json.dumps(meta, indent=2))
 
-    storage = _open_storage(study_dir)
     # A resumed study's sampler gets a fresh seed (seed + trials so far): the same seed would replay the
     # first run's random draws and sample the same configs again.
     pbt = cfg.search.scheduler in POPULATION_SCHEDULERS  # its population resumes by itself (search/pbt.py)
-    finished, resumed, existing = close_interrupted(storage) if resume and not pbt else ([], [], 0)
+    finished, resumed, existing = close_interrupted(store, study_name) if resume and not pbt else ([], [], 0)
     if resume:  # calls a down server missed in the last run go first, in order
         _flush(study_dir, uri, exp_id, parent, echo)
     close_finished_runs(finished, uri, exp_id, parent)
@@ -190,15 +258,20 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     if remaining > 0 or reruns:
         started = _start_ray(address, env)
         try:
+            cfg = _resources(cfg, address, meta, echo)
+            (study_dir / "study.json").write_text(json.dumps(meta, indent=2))
+            if cfg.search.resources_per_trial.gpu > 0:  # every node that advertises GPUs must be able to use them
+                preflight.check_gpus(cfg.search.resources_per_trial.gpu)
             net_hash = _warm_feature_cache(cfg, echo)
             if address:  # a cluster: every node must write the study folder, see the data and the feature net
                 preflight.check_nodes(study_dir, cfg.data if cfg.task == "gan" else None, feature_net_hash=net_hash)
             if pbt:
                 from gansearch.search import pbt as pbt_mod
 
-                pbt_mod.fit(cfg, plan, study_dir, storage, uri, exp_id, parent, echo)
+                pbt_mod.fit(cfg, plan, study_dir, store, study_name, uri, exp_id, parent, echo)
             elif remaining > 0:
-                _tune(cfg, plan, study_dir, storage, uri, exp_id, parent, remaining, done, cfg.search.seed + existing)
+                _tune(cfg, plan, study_dir, store, study_name, uri, exp_id, parent, remaining, done,
+                      cfg.search.seed + existing)
             top_seeds = _rerun(cfg, plan, study_dir, uri, exp_id, parent, echo) if reruns else None
         finally:
             if started:
@@ -264,8 +337,8 @@ def _warm_feature_cache(cfg: SpaceFile, echo: Callable[[str], None] = print) -> 
     return setup.net.weights_hash if setup.net.space == "classifier" else None
 
 
-def _tune(cfg: SpaceFile, plan: Plan, study_dir: Path, storage: Any, uri: str, exp_id: str, parent: str,
-          remaining: int, done: int, seed: int) -> None:
+def _tune(cfg: SpaceFile, plan: Plan, study_dir: Path, storage: Any, study_name: str, uri: str, exp_id: str,
+          parent: str, remaining: int, done: int, seed: int) -> None:
     from ray.tune.search import ConcurrencyLimiter
 
     from gansearch.search import tuner
@@ -281,7 +354,7 @@ def _tune(cfg: SpaceFile, plan: Plan, study_dir: Path, storage: Any, uri: str, e
         space=define_by_run(cfg.space),
         metric=metrics if plan.multi else plan.metric, mode=modes if plan.multi else plan.mode,
         sampler=SAMPLERS[s.sampler](seed, len(metrics), plan.num_trials),
-        study_name=STUDY_NAME, storage=storage, max_step=cfg.train.steps,
+        study_name=study_name, storage=storage, max_step=cfg.train.steps,
     )
     callback = StudyCallback(total=plan.num_trials, done_before=done, max_step=cfg.train.steps, study=study_dir.name, study_dir=str(study_dir),
                              metric=plan.metric, mode=plan.mode, tracking_uri=uri, experiment_id=exp_id,

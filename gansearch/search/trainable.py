@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gansearch.search import faults
+from gansearch.search import devices, faults
 from gansearch.tracking import conventions as cv
 
 COMPILE_CACHE = "compile-cache"  # in the study folder: PyTorch Inductor's caches, shared by the trials
@@ -43,21 +43,26 @@ def tune_metrics(record: dict[str, Any], objectives: tuple[tuple[str, str], ...]
 
 
 # Where a trial ran: the node of its latest (re)start, and every node it ran on, in order (a trial
-# restarted after its node died continues elsewhere).
+# restarted after its node died continues elsewhere); the GPU ids Ray granted it and the device it chose.
 TAG_NODE_ID, TAG_NODE_IP, TAG_NODE_IDS = "ray.node_id", "ray.node_ip", "ray.node_ids"
+TAG_GPU_IDS, TAG_DEVICE, TAG_PRECISION = "ray.gpu_ids", "device", "precision"
+TAG_STANDIN = "device.trained_on"  # tests only (devices.STANDIN_ENV): the CPU that stood in for the GPU
+PEAK_MEMORY = "gpu_peak_memory_mib"  # the trainer's run.json key, logged as a metric on CUDA
 
 
-def tag_node(c: Any, run_id: str) -> None:
-    """Record this worker's Ray node on the trial's run; appends to the node history on every (re)start."""
-    import ray
-
+def tag_node(c: Any, run_id: str, where: dict[str, Any]) -> None:
+    """Record this trial's placement (devices.placement) on its run; appends to the node history on
+    every (re)start."""
     from gansearch.tracking.runs import log_batch
 
-    node_id = ray.get_runtime_context().get_node_id()
+    node_id = where["node_id"]
     try:  # the run was just found or created, so the server answered a moment ago; if not, no tag
         before = c.get_run(run_id).data.tags.get(TAG_NODE_IDS, "")
-        log_batch(c, run_id, tags={TAG_NODE_ID: node_id, TAG_NODE_IP: ray.util.get_node_ip_address(),
-                                   TAG_NODE_IDS: ",".join([*filter(None, before.split(",")), node_id])})
+        tags = {TAG_NODE_ID: node_id, TAG_NODE_IP: where["node_ip"], TAG_GPU_IDS: ",".join(where["gpu_ids"]),
+                TAG_DEVICE: where["device"], TAG_NODE_IDS: ",".join([*filter(None, before.split(",")), node_id])}
+        if "trained_on" in where:
+            tags[TAG_STANDIN] = where["trained_on"]
+        log_batch(c, run_id, tags=tags)
     except Exception as e:  # noqa: BLE001 - a lost tag must not fail a trial
         print(f"warning: node tags not recorded on {run_id}: {e}", file=sys.stderr)
 
@@ -92,8 +97,12 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
 
     key, params = split_config(config)
     cfg = SpaceFile.model_validate_json(ctx.cfg_json)
+    # the device Ray granted this trial, never "CUDA when present" (gansearch.search.devices)
+    where = devices.placement(float(cfg.search.resources_per_trial.gpu), cfg.train.device)
+    train = {"device": where.get("trained_on", where["device"])}
     if SEED_KEY in config:  # a rerun of a search trial's configuration with a fresh seed
-        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"seed": int(config[SEED_KEY])})})
+        train["seed"] = int(config[SEED_KEY])
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update=train)})
     run_dir = Path(ctx.study_dir) / "trials" / key
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / ckpt_mod.FILENAME
@@ -110,7 +119,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     metric, mode = ctx.objectives[0]
     (run_dir / "worker.pid").write_text(f"{os.getpid()}\n")  # which process trains it (fault tests, debugging)
     run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key, params, trial_dir=run_dir, task=cfg.task)
-    tag_node(run.c, run.run_id)
+    tag_node(run.c, run.run_id, where)
     if RERUN_OF in config and not run.resumed:
         run.c.set_tag(run.run_id, cv.TAG_RERUN_OF, str(config[RERUN_OF]))
         run.c.set_tag(run.run_id, cv.TAG_SEED, str(cfg.train.seed))
@@ -155,6 +164,8 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(ctx.study_dir) / COMPILE_CACHE)
     try:
         trainer = trainer_class(cfg.task)(cfg, run_dir, params)
+        trainer.placement = where
+        run.set_tag(TAG_PRECISION, trainer.precision)
         if donor is not None:  # PBT's exploit: durable before anything trains
             step = trainer.adopt(run_dir / pbt.DONOR_FILE, {"from": donor["key"]})
             trainer.save_checkpoint(step, ckpt_path)
@@ -164,6 +175,8 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         if cfg.search.scheduler in POPULATION_SCHEDULERS and SEED_KEY not in config:
             pbt.record(run, trainer, cfg, run_dir)
         summary = trainer.run(report)
+        if summary.get(PEAK_MEMORY) is not None:
+            run.log_metrics({PEAK_MEMORY: summary[PEAK_MEMORY]}, int(summary["steps"]))
         if last:
             tune.report(last[-1][0], checkpoint=last[-1][1])
         elif not reported and summary.get("final"):  # resumed at the last step: nothing left to evaluate

@@ -23,17 +23,16 @@ def trial_context(cfg: SpaceFile, plan: Plan, study_dir: Path, uri: str, exp_id:
 def max_concurrent(cfg: SpaceFile, resources: dict[str, float] | None = None) -> int:
     """`search.max_concurrent`, else as many trials as the cluster's CPUs, and GPUs where trials ask for
     them, hold at once (`resources`: the cluster's, by default `ray.cluster_resources()`)."""
-    if cfg.search.max_concurrent:
-        return cfg.search.max_concurrent
+    from gansearch.search import devices
+
     if resources is None:
         import ray
 
         resources = ray.cluster_resources()
-    per = cfg.search.resources_per_trial
-    fits = int(resources.get("CPU", 1) // per.cpu)
-    if per.gpu:
-        fits = min(fits, int(round(resources.get("GPU", 0) / per.gpu, 9)))
-    return max(1, fits)
+    gpu = cfg.search.resources_per_trial.gpu
+    if gpu == "auto":
+        gpu = devices.resolve_gpu(cfg, resources.get("GPU", 0), autoscaling=True)[0]
+    return devices.concurrency(cfg, float(gpu), resources).trials
 
 
 def fit(cfg: SpaceFile, plan: Plan, study_dir: Path, ctx: Any, *, callback: Any, num_samples: int,
@@ -45,6 +44,7 @@ def fit(cfg: SpaceFile, plan: Plan, study_dir: Path, ctx: Any, *, callback: Any,
     from gansearch.search.trainable import run_trial
 
     res = cfg.search.resources_per_trial
+    assert res.gpu != "auto", "run_study decides gpu: auto against the cluster first (devices.resolve_gpu)"
     trainable = tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), {"cpu": res.cpu, "gpu": res.gpu})
     tune_dir = study_dir / "tune"
     n = len(list(tune_dir.glob(f"{prefix}-*"))) if tune_dir.exists() else 0

@@ -98,5 +98,6 @@ class StyleRecords:
             "train_time_s": round(self.train_time, 3), "eval_time_s": round(self.eval_time, 3), **meta,
         }
         write_json(self.out / "metrics.json", summary)
+        write_json(self.out / "run.json", meta)  # as it ended: its peak GPU memory, where it last ran
         return summary
 

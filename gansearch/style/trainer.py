@@ -29,7 +29,7 @@ from gansearch.style.losses import content_loss, style_loss, tv_loss
 from gansearch.style.measure import WORST, Measure
 from gansearch.style.records import StyleRecords
 from gansearch.trainer import checkpoint
-from gansearch.trainer.setup import resolve_device
+from gansearch.trainer.setup import peak_memory_mib, reset_peak_memory, resolve_device
 
 Report = Callable[[dict[str, Any], Path | None], None]
 Progress = Callable[[int, dict[str, float]], None]
@@ -51,6 +51,9 @@ class StyleTrainer:
         self.hp = full_params(params, "style_transfer")
         s, t = cfg.style, cfg.train
         self.device = resolve_device(t.device)
+        reset_peak_memory(self.device)
+        self.placement: dict[str, Any] = {}  # where a search put this run (gansearch.search.devices)
+        self.precision = "fp32"  # the style trainer runs no autocast
         self._threads = (torch.get_num_threads(), t.threads or torch.get_num_threads())
         size = int(self.hp["image_size"])
         content, self.content_hash = load_image(image_source(s, "content"), size, "style.content")
@@ -212,7 +215,8 @@ class StyleTrainer:
         s = self.cfg.style
         assert s is not None
         return {
-            "task": "style_transfer", "params": self.params, "device": str(self.device),
+            "task": "style_transfer", "params": self.params, "device": str(self.device), "precision": self.precision,
+            "gpu_peak_memory_mib": peak_memory_mib(self.device), **({"placement": self.placement} if self.placement else {}),
             "content": image_source(s, "content"), "style": image_source(s, "style"),
             "content_fingerprint": self.content_hash, "style_fingerprint": self.style_hash,
             # the export and the summary read one fingerprint of "the data": here, the two images

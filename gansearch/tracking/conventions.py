@@ -18,6 +18,7 @@ TAG_STRATEGY = "strategy"  # the balance strategy
 TAG_LOSS = "loss"
 TAG_TASK = "gansearch.task"  # the space file's `task` (style_transfer; absent on GAN runs)
 TAG_PARENT = "mlflow.parentRunId"
+TAG_STUDY_DIR = "gansearch.study_dir"  # on the experiment: the folder whose study named it by default
 TAG_RERUN_OF = "gansearch.rerun_of"  # a rerun's search trial (search.rerun_top_k)
 TAG_SEED = "train.seed"  # the seed a rerun trained with (one name with the space file's field)
 # PBT (search.scheduler: pbt): MLflow params are immutable, so a member's hyperparameters are also metrics
@@ -79,6 +80,7 @@ def artifact_root(study_dir: str | Path) -> str:
 
 
 def experiment_name(study_dir: str | Path) -> str:
+    """The default experiment name (`--experiment`); runs.ensure_study_experiment makes it unique per folder."""
     return f"gansearch:{Path(study_dir).resolve().name}"
 
 

@@ -7,6 +7,7 @@ calls go through a `CallBuffer` in its folder, so a tracking server that is down
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -63,6 +64,22 @@ def ensure_experiment(uri: str, name: str, artifact_location: str | None) -> str
         if exp is None:
             raise
         return exp.experiment_id
+
+
+def ensure_study_experiment(uri: str, name: str | None, study_dir: Path, artifact_location: str | None) -> tuple[str, str]:
+    """(name, id) of a new study's experiment. `name` (--experiment) is taken as given; the default,
+    `gansearch:<folder name>`, is made unique per study folder: if it already belongs to another folder
+    (two `studies/digits` on one server), a short hash of this folder's path is appended."""
+    if name is not None:
+        return name, ensure_experiment(uri, name, artifact_location)
+    folder = str(Path(study_dir).resolve())
+    name = cv.experiment_name(study_dir)
+    exp = client(uri).get_experiment_by_name(name)
+    if exp is not None and exp.tags.get(cv.TAG_STUDY_DIR) != folder:
+        name = f"{name}-{hashlib.sha1(folder.encode()).hexdigest()[:8]}"
+    exp_id = ensure_experiment(uri, name, artifact_location)
+    client(uri).set_experiment_tag(exp_id, cv.TAG_STUDY_DIR, folder)
+    return name, exp_id
 
 
 def batch_args(run_id: str, metrics: Mapping[str, float] = {}, step: int = 0, params: Mapping[str, Any] = {},
@@ -191,6 +208,9 @@ class TrialRun:
             self.best = value
         if checkpoint is not None and checkpoint.exists():
             self._call("log_artifact", run_id=self.run_id, path=str(checkpoint), artifact_path="checkpoint")
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        self._call("log_batch", **batch_args(self.run_id, metrics, step))
 
     def set_status(self, status: str) -> None:
         self.set_tag(cv.TAG_STATUS, status)

@@ -25,7 +25,7 @@ from gansearch.trainer.models import build_models, d_norm, model_name, real_inpu
 from gansearch.trainer.models.progressive import growth
 from gansearch.trainer.models.scales import resolutions
 from gansearch.trainer.records import Records
-from gansearch.trainer.setup import EvalSetup, resolve_device
+from gansearch.trainer.setup import EvalSetup, peak_memory_mib, reset_peak_memory, resolve_device
 from gansearch.trainer.step import Step
 
 Report = Callable[[dict[str, Any], Path | None], None]
@@ -59,6 +59,9 @@ class Trainer:
         self.cfg, self.out, self.params = cfg, out_dir, params
         t = cfg.train
         self.device = resolve_device(t.device)
+        reset_peak_memory(self.device)
+        # where a search put this run (node, granted GPU ids, device; gansearch.search.devices): run.json records it
+        self.placement: dict[str, Any] = {}
         self._threads = (torch.get_num_threads(), t.threads or torch.get_num_threads())
         self.setup = EvalSetup(cfg, self.device)
         self.data = self.setup.dataset
@@ -296,6 +299,8 @@ class Trainer:
             "d_norm": self.d_norm,
             "precision": self.precision,
             "device": str(self.device),
+            "gpu_peak_memory_mib": peak_memory_mib(self.device),
+            **({"placement": self.placement} if self.placement else {}),
             "dataset": self.data.name,
             "dataset_fingerprint": self.data.fingerprint,
             "num_params_g": sum(p.numel() for p in self.g.parameters()),

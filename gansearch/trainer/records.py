@@ -171,6 +171,7 @@ class Records:
             **meta,
         }
         write_json(self.out / "metrics.json", summary)
+        write_json(self.out / "run.json", meta)  # as it ended: its peak GPU memory, where it last ran
         return summary
 
 

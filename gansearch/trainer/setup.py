@@ -31,6 +31,19 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
+def peak_memory_mib(device: torch.device) -> float | None:
+    """The most GPU memory this process's tensors held since the run started (None off CUDA)."""
+    if device.type != "cuda":
+        return None
+    return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """A reused Ray worker runs trial after trial: each run's peak starts from zero."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
 class EvalSetup:
     def __init__(self, cfg: SpaceFile, device: torch.device) -> None:
         self.cfg = cfg

@@ -74,6 +74,18 @@ def test_cluster_study_needs_a_tracking_server(token_head, tmp_path: Path) -> No
     assert "must be given with --address" in r.stderr
 
 
+def test_ray_address_in_the_environment_is_treated_as_address(token_head, tmp_path: Path) -> None:
+    """`ray job submit` sets RAY_ADDRESS: it must get what --address gets (the tracking rule, the node
+    checks), not a silent join through `ray.init()`."""
+    address, token = token_head
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    flag = _run_cli(tmp_path, "--address", address, env=auth)
+    by_env = _run_cli(tmp_path, env={**auth, "RAY_ADDRESS": address})
+    _assert_refused_before_ray(tmp_path, by_env, "--tracking-uri")
+    assert by_env.stderr == flag.stderr and by_env.returncode == flag.returncode == 2
+    assert "RAY_ADDRESS" in by_env.stderr
+
+
 def test_cli_refuses_dead_tracking_server_fast(tmp_path: Path) -> None:
     r = _run_cli(tmp_path, "--tracking-uri", f"http://127.0.0.1:{_free_port()}")
     _assert_refused_before_ray(tmp_path, r, "--tracking-uri")

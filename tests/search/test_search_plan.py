@@ -11,7 +11,7 @@ import pytest
 
 from gansearch.config import load
 from gansearch.config.schema import SearchConfig
-from gansearch.errors import ConfigErrors
+from gansearch.errors import ConfigError, ConfigErrors
 from gansearch.search.plan import SAMPLERS, make_plan
 from gansearch.search.schedulers import SCHEDULERS
 from gansearch.search.space import KEY_ATTR, TRIAL_KEY, define_by_run
@@ -148,6 +148,38 @@ def test_concurrency_counts_gpus_as_well_as_cpus() -> None:
     assert max_concurrent(load(DIGITS, ["search.max_concurrent=5"]), {"CPU": 1.0}) == 5
     cfg = load(DIGITS, ["search.resources_per_trial={cpu: 1, gpu: 0.1}"])
     assert max_concurrent(cfg, {"CPU": 64.0, "GPU": 1.0}) == 10  # 1 / 0.1 is 9.999... in floats
+
+
+def test_gpu_auto_and_train_device_follow_the_grant() -> None:
+    """`auto` is one GPU per trial where the cluster has GPUs; a train.device that contradicts the grant,
+    or a GPU request a local Ray can never grant, is one line naming the field."""
+    from gansearch.search.devices import describe, resolve_gpu
+    from gansearch.search.plan import make_plan
+
+    auto = load(DIGITS, [])
+    assert auto.search.resources_per_trial.gpu == "auto"
+    assert resolve_gpu(auto, 2.0) == (1.0, None) and resolve_gpu(auto, 0.0) == (0.0, None)
+    assert resolve_gpu(load(DIGITS, ["train.device=cpu"]), 8.0) == (0.0, None)  # asked for the CPU
+    gpu, warning = resolve_gpu(auto, 0.0, autoscaling=True)  # a cluster whose GPU nodes start at zero
+    assert gpu == 0.0 and "set it to 1" in warning
+    half = load(DIGITS, ["search.resources_per_trial.gpu=0.5"])
+    with pytest.raises(ConfigError) as e:
+        resolve_gpu(half, 0.0)
+    assert e.value.path == "search.resources_per_trial.gpu" and "without GPUs" in e.value.rule
+    assert resolve_gpu(half, 0.0, autoscaling=True)[0] == 0.5  # waits for the autoscaler, and says so
+    for bad, field in (("search.resources_per_trial.gpu=2", "search.resources_per_trial.gpu"),
+                       ("search.resources_per_trial.gpu=-1", "search.resources_per_trial.gpu")):
+        with pytest.raises(ConfigErrors) as errs:
+            load(DIGITS, [bad])
+        assert [x.path for x in errs.value.errors] == [field]
+    for overrides in (["train.device=cpu", "search.resources_per_trial.gpu=1"],
+                      ["train.device=cuda", "search.resources_per_trial.gpu=0"], ["train.device=cuda:1"]):
+        with pytest.raises(ConfigErrors) as errs:
+            make_plan(load(DIGITS, overrides))
+        assert [x.path for x in errs.value.errors] == ["train.device"], overrides
+    make_plan(load(DIGITS, ["train.device=cuda", "search.resources_per_trial.gpu=0.25"]))
+    lines = describe(half, 0.5, {"CPU": 16.0, "GPU": 2.0}, "cluster")
+    assert lines[1].startswith("at once:   4 trials: GPUs 2 / 0.5 per trial = 4 binds; CPUs 16") and "2 trials per card" in lines[2]
 
 
 TINY = Path(__file__).resolve().parent / "tiny.yaml"
