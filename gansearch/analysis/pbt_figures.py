@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from gansearch.analysis.figures import LAYOUT
+from gansearch.config import layout
+from gansearch.config.lineage import schedule
 
 
 def pbt_section(folders: Sequence[tuple[str, Path | None, int | None]], train_steps: int | None,
@@ -19,14 +21,13 @@ def pbt_section(folders: Sequence[tuple[str, Path | None, int | None]], train_st
     unless the study ran PBT. A schedule entry holds the step, the donor (none at step 0) and the params."""
     members, mutate = [], None
     for key, folder, last in folders:
-        path = folder / "pbt.json" if folder else None
+        path = folder / layout.PBT_JSON if folder else None
         if path is None or not path.exists():
             continue
         p = json.loads(path.read_text())
         mutate = p["mutate"]
-        schedule = [{"step": 0, "from": None, "params": p["initial"]}] + [
-            {"step": e["step"], "from": e["from"], "params": e["params"]} for e in p["lineage"]]
-        members.append({"key": key, "last_step": last if last is not None else train_steps, "schedule": schedule})
+        members.append({"key": key, "last_step": last if last is not None else train_steps,
+                        "schedule": schedule(p["lineage"], p["initial"])})
     if not members or mutate is None:
         return None
     return {"mutate": mutate, "log": {n: log_scaled(n) for n in mutate}, "members": members}

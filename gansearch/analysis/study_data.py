@@ -5,20 +5,18 @@ records and status, and reruns. Works on a partial study (no summary.json) from 
 from __future__ import annotations
 
 import json
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gansearch.config.metrics import PROVENANCE, headline, rank_key, rerun_rank_key, trial_value
+from gansearch.config import layout
+from gansearch.config.metrics import PROVENANCE, objectives, ranked_keys, trial_value
 from gansearch.errors import ConfigError
 
 # Final coverage below half of these counts is called mode collapse (the report states the rule).
 LABELLED = ("digits", "mnist", "fashion-mnist", "cifar10")
 COVERAGE: dict[str, tuple[str, int]] = {"ring8": ("modes_covered", 8), "grid25": ("modes_covered", 25),
                                          **{name: ("classes_covered", 10) for name in LABELLED}}
-RERUN_KEY = re.compile(r"^(?P<of>.+)-seed(?P<seed>\d+)$")  # as gansearch.search.rerun names rerun folders
 
 
 @dataclass
@@ -55,7 +53,7 @@ class Trial:
             if r.get("step") == step and r.get("grid"):
                 path = self.folder / r["grid"]
                 return path if path.exists() else None
-        path = self.folder / "samples" / f"step_{step}.png"
+        path = self.folder / layout.SAMPLES / f"step_{step}.png"
         return path if path.exists() else None
 
 
@@ -117,16 +115,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def objectives_of(space_json: dict[str, Any]) -> list[tuple[str, str]]:
-    """The study's (metric, mode) pairs as `gansearch run` resolved them (a metric or mode the space file
-    leaves out takes the dataset's headline metric and its better direction)."""
+    """The study's (metric, mode) pairs as `gansearch run` resolved them (config.metrics.objectives)."""
     from gansearch.config import SpaceFile
-    from gansearch.config.metrics import known_metrics
 
-    cfg = SpaceFile.model_validate(space_json)
-    s = cfg.search
-    known = known_metrics(cfg)
-    given = [(o.metric, o.mode) for o in s.objectives] if s.objectives else [(s.metric or headline(cfg), s.mode)]
-    return [(m, mode or known.get(m, "min")) for m, mode in given]
+    return objectives(SpaceFile.model_validate(space_json))
 
 
 def derived_status(records: list[dict[str, Any]], train_steps: int | None) -> str:
@@ -142,30 +134,30 @@ def load_study(study_dir: Path, statuses: dict[str, str] | None = None) -> Study
     """Read a study folder. `statuses` (trial key -> status, e.g. from the Optuna journal) fills in
     statuses summary.json lacks; with neither, statuses are derived from the records."""
     study_dir = Path(study_dir)
-    space_path = study_dir / "space.json"
+    space_path = study_dir / layout.SPACE_JSON
     if not space_path.exists():
         raise ConfigError("STUDY_DIR", "must be a gansearch study folder (no space.json)", str(study_dir))
     space_json = json.loads(space_path.read_text())
-    summary_path = study_dir / "summary.json"
+    summary_path = study_dir / layout.SUMMARY_JSON
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     steps = (space_json.get("train") or {}).get("steps")
     by_key = {t["key"]: t for t in (summary or {}).get("trials", [])}
-    trials_dir = study_dir / "trials"
+    trials_dir = study_dir / layout.TRIALS
     reruns = (summary or {}).get("reruns") or []
     # Reruns (fresh seeds of a top configuration, `trials/<key>-seed<S>/`) are not samples of the space.
     rerun_keys = {run.get("key") for r in reruns for run in r.get("runs") or []}
     rerun_keys |= {t.get("key") for t in (summary or {}).get("rerun_trials") or []}
     folders = {p.name for p in trials_dir.iterdir() if p.is_dir()} if trials_dir.exists() else set()
-    rerun_keys |= {k for k in folders if (m := RERUN_KEY.match(k)) and m.group("of") in folders}
+    rerun_keys |= {k for k in folders if (m := layout.RERUN_KEY.match(k)) and m.group("of") in folders}
     keys = [k for k in sorted(folders or by_key) if k not in rerun_keys]
     trials = []
     for key in keys:
         folder = trials_dir / key
-        records = read_jsonl(folder / "metrics.jsonl")
+        records = read_jsonl(folder / layout.METRICS_JSONL)
         s = by_key.get(key, {})
         params = s.get("params")
         if params is None:
-            run_json = folder / "run.json"
+            run_json = folder / layout.RUN_JSON
             params = json.loads(run_json.read_text()).get("params", {}) if run_json.exists() else {}
         status = s.get("status") or (statuses or {}).get(key) or derived_status(records, steps)
         trials.append(Trial(key, status, params, records, s.get("run_id"), folder if folder.exists() else None))
@@ -176,26 +168,23 @@ def load_study(study_dir: Path, statuses: dict[str, str] | None = None) -> Study
 
 
 def ranked(study: StudyData) -> list[dict[str, Any]]:
-    """Configurations best first: by the rerun mean where reruns exist (not the lucky seed), then the
-    remaining trials by their value; trials with no value last; ties to the lower trial key."""
+    """Configurations best first, in config.metrics.ranked_keys' order: by the rerun mean where reruns exist
+    (not the lucky seed), then the remaining trials by their value; trials with no value last."""
     metric, mode = study.metric, study.mode
     by_key = {t.key: t for t in study.trials}
-    rows, seen = [], set()
-    reruns = [r for r in study.reruns if r.get("mean") is not None and math.isfinite(r["mean"])]
-    for r in sorted(reruns, key=lambda r: rerun_rank_key(r, mode)):
-        t = by_key.get(r["key"])
-        own = t.value(metric) if t else None
-        rows.append({"key": r["key"], "status": t.status if t else None, "value": r["mean"], "std": r.get("std"),
-                     "n": r.get("n"), "ranked_by": "rerun mean", "value_step": own[0] if own else None,
-                     "seed_value": own[1] if own else None, "params": r.get("params") or (t.params if t else {})})
-        seen.add(r["key"])
-    rest = []
-    for t in study.trials:
-        if t.key in seen:
-            continue
-        own = t.value(metric)
-        rest.append({"key": t.key, "status": t.status, "value": own[1] if own else None, "std": None, "n": 1,
-                     "ranked_by": "value", "value_step": own[0] if own else None,
-                     "seed_value": own[1] if own else None, "params": t.params})
-    rest.sort(key=lambda r: (r["value"] is None, *rank_key(r["value"] if r["value"] is not None else 0.0, r["key"], mode)))
-    return rows + rest
+    reruns = {r["key"]: r for r in study.reruns}
+    own = {t.key: t.value(metric) for t in study.trials}
+    values = {**{k: None for k in reruns}, **{k: v[1] if v else None for k, v in own.items()}}
+    rows = []
+    for key, how in ranked_keys(study.reruns, values, mode):
+        t, mine = by_key.get(key), own.get(key)
+        if how == "rerun_mean":
+            r = reruns[key]
+            rows.append({"key": key, "status": t.status if t else None, "value": r["mean"], "std": r.get("std"),
+                         "n": r.get("n"), "ranked_by": "rerun mean", "value_step": mine[0] if mine else None,
+                         "seed_value": mine[1] if mine else None, "params": r.get("params") or (t.params if t else {})})
+        elif t is not None:
+            rows.append({"key": key, "status": t.status, "value": mine[1] if mine else None, "std": None, "n": 1,
+                         "ranked_by": "value", "value_step": mine[0] if mine else None,
+                         "seed_value": mine[1] if mine else None, "params": t.params})
+    return rows

@@ -112,7 +112,8 @@ def run(
 
     Each trial trains on what Ray granted it: search.resources_per_trial.gpu is auto (one GPU per trial where the cluster has GPUs, else none), 0, 1, or a fraction (0.25 packs four trials on one card)."""
     cfg = _load(space, list(set_ or []))
-    from gansearch.search.study import print_report, run_study
+    from gansearch.search.study import run_study
+    from gansearch.search.summary import print_report
 
     study_dir = out or Path("studies") / (cfg.name or space.stem)
     summary = run_study(cfg, space, study_dir, num_trials=num_trials, address=address,

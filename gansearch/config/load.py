@@ -107,6 +107,16 @@ def validate(raw: dict[str, Any], where: str = "<space>") -> SpaceFile:
     return cfg
 
 
+def model_rule(is_image: bool, dataset: str | None = None) -> str:
+    """The rule a model name of the wrong kind for the data breaks, from the name tables (validation and
+    the trainer's `build_models` say the same): which models suit the data, and what auto builds there."""
+    allowed = names.IMAGE_MODELS if is_image else names.POINT_MODELS
+    data = (f"the {'image' if is_image else '2D'} dataset {dataset}" if dataset is not None
+            else "image data" if is_image else "2D point data")
+    auto = names.AUTO_MODEL["image" if is_image else "points"]
+    return f"must be auto or one of {', '.join(allowed)} for {data} (auto builds {auto})"
+
+
 def _check_models(cfg: SpaceFile, is_image: bool) -> list[ConfigError]:
     """The model section's name, or every choice of a searched `space.model`, must suit the data."""
     m, d = cfg.model, cfg.data
@@ -119,9 +129,8 @@ def _check_models(cfg: SpaceFile, is_image: bool) -> list[ConfigError]:
         where, models = "space.model.choices", list(entry.choices or [])
     elif entry is not None:
         where, models = "space.model", [entry]
-    allowed = names.IMAGE_MODELS if is_image else ("mlp",)
-    kind = "image" if is_image else "2D"
-    errs = [ConfigError(where, f"must be auto or one of {', '.join(allowed)} for the {kind} dataset {d.name}", name)
+    allowed = names.IMAGE_MODELS if is_image else names.POINT_MODELS
+    errs = [ConfigError(where, model_rule(is_image, d.name), name)
             for name in models if name in names.MODELS and name not in ("auto", *allowed)]
     if m.depth and any(name in ("msg", "progressive") for name in models):
         errs.append(ConfigError("model.depth", "must be 0 for msg and progressive (their blocks are fixed)", m.depth))

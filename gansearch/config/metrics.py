@@ -95,6 +95,34 @@ def known_metrics(cfg: Any) -> dict[str, str]:
     return {**evaluation_metrics(cfg), **LOSS_METRICS}
 
 
+def objectives(cfg: Any) -> list[tuple[str, str]]:
+    """The study's (metric, mode) pairs, the first driving the scheduler: `search.objectives`, else
+    `search.metric` (default: the headline metric); a mode left out is the metric's better direction.
+    The search (which also checks the names) and the report resolve them here alike."""
+    s = cfg.search
+    known = known_metrics(cfg)
+    given = [(o.metric, o.mode) for o in s.objectives] if s.objectives else [(s.metric or headline(cfg), s.mode)]
+    return [(m, mode or known.get(m, "min")) for m, mode in given]
+
+
+def ranked_keys(reruns: list[dict[str, Any]], values: dict[str, float | None], mode: str) -> list[tuple[str, str]]:
+    """The one order of a study's configurations (the report and the export share it): those rerun with
+    fresh seeds first, by `rerun_rank_key` (only reruns with a finite mean, of trials in `values`); then
+    every other trial by its own value (`rank_key`); trials with no value last, by key.
+    Returns (key, "rerun_mean" | "value") pairs."""
+    import math
+
+    def finite(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+
+    first = sorted((r for r in reruns if finite(r.get("mean")) and r.get("key") in values),
+                   key=lambda r: rerun_rank_key(r, mode))
+    seen = {str(r["key"]) for r in first}
+    rest = [k for k in values if k not in seen]
+    rest.sort(key=lambda k: (not finite(values[k]), *rank_key(float(values[k]) if finite(values[k]) else 0.0, k, mode)))
+    return [(str(r["key"]), "rerun_mean") for r in first] + [(k, "value") for k in rest]
+
+
 def trial_value(records: list[dict[str, Any]], metric: str) -> tuple[int, float] | None:
     """(step, value) a trial is ranked by, the one definition the search, Optuna, the summary, the reruns,
     the export and the report share: `metric` in the trial's LAST evaluation, and the step that value comes

@@ -1,7 +1,8 @@
 """An exported generator: rebuilt from config.json, weights from safetensors, sampled like the trainer.
 
 Nothing here unpickles: the weights come from `safetensors.torch.load_file`, the architecture from the
-space file recorded in config.json plus the data shape recorded at export time, so rendering needs
+space file recorded in config.json plus the data shape recorded there (`model_args.data_shape`, taken
+from the trainer's checkpoint at export time), so rendering needs
 neither the dataset nor Ray/MLflow. Latents are drawn exactly as the trainer draws an evaluation's
 (`gansearch.trainer.grids`), so the default seed reproduces the trial's own sample grid, and n =
 eval.num_samples the very samples its evaluations scored.
@@ -13,7 +14,7 @@ import contextlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 
@@ -23,12 +24,20 @@ WEIGHTS = "generator.safetensors"
 CONFIG = "config.json"
 
 
-def data_shape(space_file: Mapping[str, Any], g_state: Mapping[str, torch.Tensor]) -> tuple[int, ...]:
-    """The data shape G was built for, from the space file and G's own weights (no dataset needed).
+def data_shape(space_file: Mapping[str, Any], g_state: Mapping[str, torch.Tensor],
+               stored: Sequence[int] | None = None) -> tuple[int, ...]:
+    """The data shape G was built for: `stored`, what the trainer recorded in its checkpoint
+    (`checkpoint.data_shape_of`), whenever there is one; only a checkpoint written before the trainer
+    recorded it is guessed from the space file and G's own weights (`guess_data_shape`)."""
+    if stored is not None:
+        return tuple(int(s) for s in stored)
+    return guess_data_shape(space_file, g_state)
 
-    2D mixtures are (2,); images are (C, S, S) with S = data.image_size and C the output channels of G's
-    last transposed convolution. `build(...)` then loads the weights strictly, which checks the guess.
-    """
+
+def guess_data_shape(space_file: Mapping[str, Any], g_state: Mapping[str, torch.Tensor]) -> tuple[int, ...]:
+    """For old checkpoints only: 2D mixtures are (2,); images are (C, S, S) with S = data.image_size and
+    C the output channels of G's last convolution in key order. `build(...)` then loads the weights
+    strictly, which checks the guess."""
     from gansearch.data.points import MIXTURES
 
     if space_file["data"]["name"] in MIXTURES:

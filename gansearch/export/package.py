@@ -1,7 +1,8 @@
 """One exported trial folder: generator.safetensors, config.json, metrics.json, grid.png and README.md.
 
-Input is a trainer checkpoint (it carries the space file, the params, G's weights and the step) and what
-the tracking store recorded about the trial; the folder then describes itself, with no pickle in it.
+Input is a trainer checkpoint (it carries the space file, the params, the data shape, G's weights and the
+step) and what the tracking store recorded about the trial; the folder then describes itself, with no
+pickle in it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from gansearch.config.lineage import schedule
+from gansearch.config.names import resolved_model
 from gansearch.export import card, generator
 
 FORMAT = 1
@@ -33,7 +36,7 @@ def export_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any],
     space_file, params = checkpoint.config_of(state)
     step = int(state["step"])
     g_state = {k: v.detach().cpu().contiguous() for k, v in state["g"].items()}
-    shape = generator.data_shape(space_file, g_state)
+    shape = generator.data_shape(space_file, g_state, checkpoint.data_shape_of(state))
     g = generator.build(space_file, shape, g_state)  # strict load: proves the recorded shape rebuilds G
     model = space_file["model"]
     config = {
@@ -41,7 +44,7 @@ def export_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any],
         "space_file": space_file,
         "params": params,
         "model_args": {
-            "model_name": model["name"] if model["name"] != "auto" else ("dcgan" if len(shape) == 3 else "mlp"),
+            "model_name": resolved_model(model["name"], shape),
             "z_dim": int(model["z_dim"]),
             "data_shape": list(shape),
             "modes": generator.modes_of(space_file),
@@ -49,9 +52,9 @@ def export_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any],
         },
     }
     lineage = json.loads(state.get("lineage", "[]"))
-    if lineage:  # PBT: the hyperparameters that made these weights changed at each exploit (search/pbt.py)
-        config["schedule"] = [{"step": 0, "params": lineage[0]["before"]}] + [
-            {"step": e["step"], "from": e["from"], "params": e["params"]} for e in lineage]
+    if lineage:  # PBT: the hyperparameters that made these weights changed at each exploit
+        config["schedule"] = [{k: v for k, v in e.items() if not (k == "from" and v is None)}
+                              for e in schedule(lineage, lineage[0]["before"])]
     train_seed = int(space_file["train"]["seed"])
     metrics = trial_metrics(info, step, train_seed, {"sample_seed": generator.sample_seed(train_seed)})
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """GAN metrics: pure numpy/torch maths (FID, KID, coverage, loss oscillation) and the Evaluator.
 
-Knows nothing of GAN classes, data loading or tracking. `feature_net_for` and `real_features` live in
-`features.py` and load lazily, so importing this package never needs a feature net's weights.
+Knows nothing of GAN classes, data loading or tracking. `feature_net_for` (`features.py`) and
+`real_features` (`feature_cache.py`) load lazily, so importing this package never needs a feature net's
+weights.
 `kid.kid` is re-exported as `kernel_inception_distance`: a package attribute named `kid` would hide
 the `kid` submodule (`import gansearch.metrics.kid as m` would then give the function).
 """
@@ -18,7 +19,7 @@ from gansearch.metrics.kid import kid as kernel_inception_distance
 from gansearch.metrics.kid import mmd2_unbiased, polynomial_kernel
 from gansearch.metrics.oscillation import d_collapse, diverged, loss_summary, oscillation
 
-_LAZY = {"feature_net_for": "gansearch.metrics.features", "real_features": "gansearch.metrics.features"}
+_LAZY = {"feature_net_for": "gansearch.metrics.features", "real_features": "gansearch.metrics.feature_cache"}
 
 __all__ = [
     "Evaluator",
@@ -42,7 +43,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Load `features.py` names on first use (PEP 562)."""
+    """Load the feature-net names on first use (PEP 562)."""
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'gansearch.metrics' has no attribute {name!r}")

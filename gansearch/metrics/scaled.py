@@ -14,7 +14,7 @@ import hashlib
 import torch
 import torch.nn.functional as F
 
-from gansearch.metrics.features import FeatureNet
+from gansearch.metrics.feature_net import FeatureNet
 
 
 def scale_key(metric: str, r: int) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from gansearch.config import SpaceFile
 from gansearch.errors import ConfigError
@@ -169,3 +169,38 @@ def gpu_probe() -> dict[str, Any]:
 
 def _n(x: float) -> str:
     return f"{x:g}"
+
+
+def decide(cfg: SpaceFile, address: str | None, meta: dict[str, Any], echo: Callable[[str], None]) -> SpaceFile:
+    """After Ray starts: decide `gpu: auto` against the cluster, refuse a GPU request it can't grant,
+    say what each trial gets and how many run at once (also in study.json)."""
+    import ray
+
+    cluster = {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
+    gpu, warning = resolve_gpu(cfg, cluster.get("GPU", 0.0), autoscaling=bool(address))
+    for line in describe(cfg, gpu, cluster, "cluster" if address else "local Ray"):
+        echo(line)
+    if warning:
+        echo(f"warning: {warning}")
+    meta["resources"] = {"cpu": cfg.search.resources_per_trial.cpu, "gpu": gpu,
+                         "gpu_setting": cfg.search.resources_per_trial.gpu, "cluster": cluster,
+                         **concurrency(cfg, gpu, cluster).as_dict()}
+    return with_gpu(cfg, gpu)
+
+
+def dry_run_lines(cfg: SpaceFile, address: str | None) -> list[str]:
+    """--dry-run starts no Ray: a local study is sized by what a fresh local Ray would find here; a cluster
+    is asked for its resources by a short-lived driver."""
+    if address:
+        import ray
+
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+        try:
+            cluster = {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
+        finally:
+            ray.shutdown()
+    else:
+        cluster = local_resources()
+    gpu, warning = resolve_gpu(cfg, cluster.get("GPU", 0.0), autoscaling=bool(address))
+    lines = describe(cfg, gpu, cluster, "cluster" if address else "this machine")
+    return lines + ([f"warning: {warning}"] if warning else [])

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from gansearch.config.metrics import rank_key, rerun_rank_key
+from gansearch.config import layout
+from gansearch.config.metrics import ranked_keys
 from gansearch.errors import ConfigError
 
 
@@ -28,20 +29,19 @@ def _finite(v: Any) -> bool:
 
 
 def rank_trials(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """Candidates in export order: {key, run_id, status, ranked_by, rank_value, rerun?}."""
-    mode = summary["mode"]
+    """Candidates in export order (config.metrics.ranked_keys), those with a value only:
+    {key, run_id, status, ranked_by, rank_value, rerun?}."""
     by_key = {t["key"]: t for t in summary.get("trials", [])}
+    reruns = {r.get("key"): r for r in summary.get("reruns") or []}
     out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    reruns = [r for r in summary.get("reruns") or [] if _finite(r.get("mean")) and r.get("key") in by_key]
-    for r in sorted(reruns, key=lambda r: rerun_rank_key(r, mode)):
-        t = by_key[r["key"]]
-        rerun = {k: r.get(k) for k in ("mean", "std", "n", "n_diverged", "n_failed", "runs")}
-        out.append({**_base(t), "ranked_by": "rerun_mean", "rank_value": float(r["mean"]), "rerun": rerun})
-        seen.add(r["key"])
-    rest = [t for t in summary.get("trials", []) if t["key"] not in seen and _finite(t.get("value"))]
-    for t in sorted(rest, key=lambda t: rank_key(float(t["value"]), t["key"], mode)):
-        out.append({**_base(t), "ranked_by": "value", "rank_value": float(t["value"])})
+    for key, how in ranked_keys(summary.get("reruns") or [], {k: t.get("value") for k, t in by_key.items()}, summary["mode"]):
+        t = by_key[key]
+        if how == "rerun_mean":
+            r = reruns[key]
+            rerun = {k: r.get(k) for k in ("mean", "std", "n", "n_diverged", "n_failed", "runs")}
+            out.append({**_base(t), "ranked_by": "rerun_mean", "rank_value": float(r["mean"]), "rerun": rerun})
+        elif _finite(t.get("value")):
+            out.append({**_base(t), "ranked_by": "value", "rank_value": float(t["value"])})
     return out
 
 
@@ -52,14 +52,14 @@ def _base(t: dict[str, Any]) -> dict[str, Any]:
 def _check_inputs(study_dir: Path, top_k: int, to: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if top_k < 1:
         raise ConfigError("--top-k", "must be >= 1", top_k)
-    if not (study_dir / "study.json").is_file():
+    if not (study_dir / layout.STUDY_JSON).is_file():
         raise ConfigError("STUDY_DIR", "must be a study folder made by `gansearch run` (no study.json)", str(study_dir))
-    if not (study_dir / "summary.json").is_file():
+    if not (study_dir / layout.SUMMARY_JSON).is_file():
         raise ConfigError("STUDY_DIR", "must be a finished study (no summary.json: run `gansearch run --resume`)",
                           str(study_dir))
     if to.exists() and (not to.is_dir() or any(to.iterdir())):
         raise ConfigError("--to", "must be a new or empty folder", str(to))
-    return json.loads((study_dir / "study.json").read_text()), json.loads((study_dir / "summary.json").read_text())
+    return json.loads((study_dir / layout.STUDY_JSON).read_text()), json.loads((study_dir / layout.SUMMARY_JSON).read_text())
 
 
 def export_study(study_dir: Path, top_k: int, to: Path, register: str | None = None,
@@ -110,7 +110,7 @@ def export_study(study_dir: Path, top_k: int, to: Path, register: str | None = N
                 "metric": metric, "mode": mode, "ranked_by": cand["ranked_by"], "rank_value": cand["rank_value"],
                 "status": (run.status if run else None) or cand["status"], "mlflow_run_id": run_id,
                 "metrics": artifacts.metrics_at_step(uri, run_id, step),
-                "dataset_fingerprint": _fingerprint(study_dir / "trials" / cand["key"]),
+                "dataset_fingerprint": _fingerprint(study_dir / layout.TRIALS / cand["key"]),
                 "rerun": cand.get("rerun"),
             }
             if task == "gan":
@@ -160,7 +160,7 @@ def export_study(study_dir: Path, top_k: int, to: Path, register: str | None = N
 def _task(study_dir: Path) -> str:
     """The study's `task` (space.json; studies from before tasks existed are GAN studies)."""
     try:
-        return json.loads((study_dir / "space.json").read_text()).get("task") or "gan"
+        return json.loads((study_dir / layout.SPACE_JSON).read_text()).get("task") or "gan"
     except (OSError, json.JSONDecodeError):
         return "gan"
 
@@ -182,6 +182,6 @@ def _checkpoint_step(path: Path) -> int:
 def _fingerprint(trial_dir: Path) -> str | None:
     """The dataset fingerprint the trainer recorded in run.json, when the trial folder is here."""
     try:
-        return json.loads((trial_dir / "run.json").read_text()).get("dataset_fingerprint")
+        return json.loads((trial_dir / layout.RUN_JSON).read_text()).get("dataset_fingerprint")
     except (OSError, json.JSONDecodeError):
         return None

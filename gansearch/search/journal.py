@@ -5,7 +5,8 @@ here, and this module imports nothing from gansearch.search, so none of them imp
 
 - storage: the journal file `optuna.journal` in the study folder (the default), or any URL Optuna's
   RDBStorage takes (`--storage postgresql://...`, `sqlite:///...`), for a database several studies share;
-- study name: the study's MLflow experiment name (one name per concept), so one database can hold many.
+- study name: `gansearch` in the journal file (it holds one study), and the study's MLflow experiment
+  name in a database, which many studies share.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
+from gansearch.config import layout
 from gansearch.errors import ConfigError
 
-JOURNAL = "optuna.journal"
-LEGACY_STUDY_NAME = "gansearch"  # what study folders written before --storage/--experiment call their study
+JOURNAL = layout.JOURNAL
+JOURNAL_STUDY_NAME = "gansearch"  # the one study of a journal file
 CLOSED_ATTR = "gansearch_closed_by_resume"  # an Optuna trial a crash left RUNNING, closed and re-enqueued
 # SQLAlchemy's URL form, which RDBStorage takes: dialect[+driver]://...
 _RDB_URL = re.compile(r"^[a-z][a-z0-9]*(\+[a-z0-9_]+)?://", re.IGNORECASE)
@@ -39,7 +41,12 @@ def describe(url: str | None) -> str:
 
 
 def study_name(meta: Mapping[str, Any]) -> str:
-    return str(meta.get("study_name") or LEGACY_STUDY_NAME)
+    """The Optuna study's name as study.json records it (folders made before it did: the journal's)."""
+    return str(meta.get("study_name") or JOURNAL_STUDY_NAME)
+
+
+def new_study_name(storage_url: str | None, experiment: str) -> str:
+    return experiment if storage_url is not None else JOURNAL_STUDY_NAME
 
 
 def open_storage(study_dir: Path, url: str | None = None) -> Any:

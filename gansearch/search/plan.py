@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from gansearch.config import SpaceFile
-from gansearch.config.metrics import headline, known_metrics
+from gansearch.config.metrics import known_metrics, objectives
 from gansearch.errors import ConfigError, ConfigErrors
 from gansearch.search.devices import device_errors
 from gansearch.search.schedulers import POPULATION_SCHEDULERS, SCHEDULERS
@@ -143,7 +143,7 @@ def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
         errs.append(ConfigError("search.sampler", "must be one of " + ", ".join(SAMPLERS), s.sampler))
     if s.scheduler not in SCHEDULERS:
         errs.append(ConfigError("search.scheduler", "must be one of " + ", ".join(SCHEDULERS), s.scheduler))
-    given = [(o.metric, o.mode) for o in s.objectives] if s.objectives else [(s.metric or headline(cfg), s.mode)]
+    given = objectives(cfg)
     where = "search.objectives" if s.objectives else "search.metric"
     for i, (m, _) in enumerate(given):
         if m not in metrics:
@@ -151,12 +151,11 @@ def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
             runs = cfg.data.name if cfg.task == "gan" else cfg.task
             errs.append(ConfigError(path, f"must be a metric of {runs} runs with these eval settings ("
                                     + ", ".join(metrics) + ")", m))
-    objectives = [(m, mode or metrics.get(m, "min")) for m, mode in given]
-    if len({m for m, _ in objectives}) != len(objectives):
-        errs.append(ConfigError("search.objectives", "must not repeat a metric", [m for m, _ in objectives]))
-    if len(objectives) > 1 and s.sampler in SINGLE_OBJECTIVE_ONLY:
+    if len({m for m, _ in given}) != len(given):
+        errs.append(ConfigError("search.objectives", "must not repeat a metric", [m for m, _ in given]))
+    if len(given) > 1 and s.sampler in SINGLE_OBJECTIVE_ONLY:
         errs.append(ConfigError("search.sampler", "must support several objectives (tpe, random, qmc, gp, nsga2)", s.sampler))
-    if len(objectives) > 1 and s.scheduler in ("asha", "hyperband"):
+    if len(given) > 1 and s.scheduler in ("asha", "hyperband"):
         # ASHA would stop trials by the first objective alone, and Optuna's multi-objective samplers don't
         # learn from pruned trials: the other objectives would never be searched for.
         errs.append(ConfigError("search.scheduler", "must be none with several objectives (early stopping "
@@ -168,7 +167,7 @@ def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
         errs.append(ConfigError("search.scheduler", f"must not be {s.scheduler} for task {cfg.task} (population "
                                 "training copies GAN weights between members)", s.scheduler))
     elif s.scheduler in POPULATION_SCHEDULERS:
-        errs.extend(pbt_errors(cfg, len(objectives)))
+        errs.extend(pbt_errors(cfg, len(given)))
     elif s.pbt is not None:
         errs.append(ConfigError("search.pbt", "must be set only with search.scheduler: pbt or pb2", s.scheduler))
     errs.extend(device_errors(cfg))
@@ -179,4 +178,4 @@ def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
         errs.append(ConfigError("--num-trials", "must be >= 1", n))
     if errs:
         raise ConfigErrors(errs)
-    return Plan(tuple(objectives), n)
+    return Plan(tuple(given), n)

@@ -1,215 +1,128 @@
-"""The schedulers of `search.scheduler: pbt` and `pb2`: Ray's synchronous PBT and PB2 under the study's rules.
+"""`search.scheduler: pbt` (Population Based Training, Jaderberg et al. 2017) and `pb2` (Parker-Holder et al.
+2020): the driver's side, with Ray Tune's schedulers (gansearch.search.pbt_schedulers holds them).
 
-Kept apart from gansearch.search.pbt (which every trial imports) because PB2 pulls in scikit-learn's GP.
+The population is `search.num_trials` members, sampled up front by the study's Optuna sampler (Ray's PBT
+refuses to run beside a searcher, so the members reach Tune as fixed configs; `population.json` keeps
+them). PBT runs synchronously: each member pauses at every `perturbation_interval` steps until all got
+there, so a donor's checkpoint is at the very step of the member that copies it. Then the worst
+`quantile_fraction` each take one of the best's checkpoint (weights and optimizer moments) and its
+hyperparameters, each name in `mutate` multiplied by 0.8 or 1.2 (or, with `resample_probability`, drawn
+again), kept inside its range; with `pb2` PB2's GP bandit picks the new values instead. The trial itself
+(`trainable.run_trial`, with gansearch.search.member) sees a Tune checkpoint written by another member and
+adopts it (`Trainer.adopt`): it keeps its own records, RNG streams and lineage.
+
+What Optuna is told. A member's Optuna trial stands for its initial configuration trained from scratch.
+Its evaluations are reported as intermediate values until its first exploit; there it is told PRUNED (that
+configuration trained so many steps and lost) and nothing more: after the exploit neither the weights nor
+the configuration are its own. A member never exploited ends COMPLETE with its final value, a diverged one
+FAIL. PBT's own choices are not sampled by Optuna, so they are not in Optuna's importance either.
+
+Resume (`--resume` after a crash): every member that has not finished continues from its folder's
+checkpoint with the hyperparameters that checkpoint was trained with, in a new Tune run whose perturbations
+fall on the same multiples of `perturbation_interval`. An exploit decided but not yet started by the
+member when the crash came is lost: the member goes on as it was (its Optuna trial stays PRUNED).
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import random
-from typing import Any, Callable
+import json
+from pathlib import Path
+from typing import Any
 
-from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
-from ray.tune.schedulers.pb2 import PB2
+from gansearch.config import SpaceFile, layout
+from gansearch.search.space import META_KEYS, TRIAL_KEY, define_by_run
 
-from gansearch.config import Dist, SpaceFile
-from gansearch.search.space import META_KEYS, TRIAL_KEY
-
-log = logging.getLogger(__name__)
-FACTORS = (0.8, 1.2)
+POPULATION = layout.POPULATION_JSON  # in the study folder: [{key, number, config}] in Optuna's order
 
 
-def explore(donor: dict[str, Any], own: dict[str, Any], cfg: SpaceFile, rng: random.Random) -> tuple[dict[str, Any], dict[str, str]]:
-    """The donor's hyperparameters, each name of `mutate` it has perturbed; the member keeps its own key."""
-    p = cfg.search.pbt
-    assert p is not None
-    new = donor_config(donor, own)
-    ops: dict[str, str] = {}
-    for name in p.mutate:
-        if name not in new:
-            continue  # a conditional parameter the donor's configuration does not use
-        d = cfg.space[name]
-        assert isinstance(d, Dist) and d.low is not None and d.high is not None
-        lo, hi = float(d.low), float(d.high)
-        if rng.random() < p.resample_probability:
-            to, back = sampled_scale(d)
-            u = rng.random()
-            new[name] = back(to(lo) + u * (to(hi) - to(lo)))
-            ops[name] = "resample"
-        else:
-            f = rng.choice(FACTORS)
-            new[name] = min(hi, max(lo, float(donor[name]) * f))
-            ops[name] = f"* {f}"
-    return new, ops
+def population(study_dir: Path, study: Any, cfg: SpaceFile, n: int) -> list[dict[str, Any]]:
+    """The members: asked from the Optuna study once, then read back (a resumed study keeps its own)."""
+    path = study_dir / POPULATION
+    if path.exists():
+        return json.loads(path.read_text())
+    fn = define_by_run(cfg.space)
+    members = []
+    for _ in range(n):
+        t = study.ask()
+        constants = fn(t)
+        members.append({"key": constants[TRIAL_KEY], "number": t.number, "config": {**t.params, **constants}})
+    path.write_text(json.dumps(members, indent=2))
+    return members
 
 
-def donor_config(donor: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
-    """What an exploiting member continues with: the donor's configuration under its own trial key."""
-    return {**{k: v for k, v in donor.items() if k not in META_KEYS}, **{k: v for k, v in own.items() if k in META_KEYS}}
+def current_config(study_dir: Path, member: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """A member's config and step now: its folder checkpoint's params and step, else the initial config."""
+    from gansearch.trainer import checkpoint
+
+    path = study_dir / layout.TRIALS / member["key"] / checkpoint.FILENAME
+    if not path.exists():
+        return dict(member["config"]), 0
+    state = checkpoint.load(path)
+    _, params = checkpoint.config_of(state)
+    return {**params, **{k: v for k, v in member["config"].items() if k in META_KEYS}}, int(state["step"])
 
 
-def sampled_scale(d: Dist) -> tuple[Callable[[float], float], Callable[[float], float]]:
-    """(to, from) the scale a name is sampled on: log for loguniform (or log: true), linear otherwise."""
-    if d.type == "loguniform" or d.log:
-        return math.log, math.exp
-    return float, float
+def fixed_population(configs: list[dict[str, Any]], max_concurrent: int) -> Any:
+    """Tune's default search algorithm (PBT runs beside no other) handing out the members' configs in order:
+    Tune's own `points_to_evaluate` needs every key in one shared param space, and members differ in their
+    conditional parameters."""
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    class Population(BasicVariantGenerator):
+        def __init__(self) -> None:
+            super().__init__(max_concurrent=max_concurrent)
+            self.configs = [dict(c) for c in configs]
+
+        def next_trial(self) -> Any:
+            trial = super().next_trial()
+            if trial is not None:
+                trial.set_config(self.configs.pop(0))
+                trial.evaluated_params = {k: v for k, v in trial.config.items() if k not in META_KEYS}
+                # named after the config they were created without (the folder is made later, from this)
+                if trial.trial_name_creator:
+                    trial.custom_trial_name = trial.trial_name_creator(trial)
+                if trial.trial_dirname_creator:
+                    trial.custom_dirname = trial.trial_dirname_creator(trial)
+            return trial
+
+    return Population()
 
 
-class OptunaMembers:
-    """Tells the study's Optuna trials what their initial configurations did (see the module's docstring)."""
+def run_population(cfg: SpaceFile, plan: Any, study_dir: Path, storage: Any, study_name: str, uri: str,
+                   exp_id: str, parent: str, echo: Any) -> None:
+    """Run (or continue) the population; the members that finished before a crash are not run again."""
+    import optuna
 
-    def __init__(self, study: Any, members: list[dict[str, Any]], metric: str, max_step: int) -> None:
-        import optuna
+    from gansearch.search import tuner
+    from gansearch.search.pbt_schedulers import OptunaMembers, StudyPB2, StudyPBT
+    from gansearch.search.plan import SAMPLERS
+    from gansearch.search.progress import StudyCallback
+    from gansearch.search.rerun import finished
+    from gansearch.tracking.runs import close_if_left_open
 
-        self.study, self.metric, self.max_step = study, metric, max_step
-        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-        self.open = {m["key"]: optuna.trial.Trial(study, trials[m["number"]]._trial_id) for m in members
-                     if trials[m["number"]].state == optuna.trial.TrialState.RUNNING}
-
-    def report(self, key: str, result: dict[str, Any]) -> None:
-        value = result.get(self.metric)
-        if key in self.open and value is not None and math.isfinite(value) and not result.get("diverged"):
-            try:
-                self.open[key].report(float(value), int(result["step"]))
-            except Exception as e:  # noqa: BLE001 - a step reported before a resume
-                log.debug("intermediate value not kept: %s", e)
-
-    def tell(self, key: str, result: dict[str, Any] | None, error: bool = False, exploited: bool = False) -> None:
-        import optuna
-
-        trial = self.open.pop(key, None)
-        if trial is None:
-            return
-        state, value = optuna.trial.TrialState.PRUNED, None
-        if error or not result or result.get("diverged") or result.get(self.metric) is None:
-            state = optuna.trial.TrialState.FAIL
-        elif not exploited and int(result.get("step", 0)) >= self.max_step:
-            state, value = optuna.trial.TrialState.COMPLETE, float(result[self.metric])
-        try:
-            self.study.tell(trial, value, state=state)
-        except Exception as e:  # noqa: BLE001
-            log.warning("optuna tell failed for %s: %s", key, e)
-
-
-class _StudyRules:
-    """The study's rules on top of Ray's synchronous PBT or PB2: the member keeps its key, no perturbation at
-    the last step or of a diverged member, Optuna told at each exploit, a resumed population perturbs on the
-    same multiples of the interval as before the crash."""
-
-    _cfg: SpaceFile
-    _trial_state: dict[Any, Any]
-    _perturbation_interval: float
-
-    def _study_setup(self, cfg: SpaceFile, optuna_members: OptunaMembers, start_steps: dict[str, int]) -> None:
-        for name in ("ray.tune.schedulers.pbt", "ray.tune.schedulers.pb2"):
-            logging.getLogger(name).setLevel(logging.WARNING)  # we say what changed, they can't
-        self._cfg, self._optuna, self._max_step = cfg, optuna_members, cfg.train.steps
-        self._rng = random.Random(cfg.search.seed)
-        self._start = start_steps
-        assert cfg.search.pbt is not None
-        interval = cfg.search.pbt.perturbation_interval
-        self._next_perturbation_sync = min((interval * (s // interval + 1) for s in start_steps.values()), default=interval)
-
-    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
-        super().on_trial_add(tune_controller, trial)  # type: ignore[misc]
-        start = self._start.get(str(trial.config[TRIAL_KEY]), 0)
-        interval = self._perturbation_interval
-        state = self._trial_state[trial]
-        state.last_perturbation_time = interval * (start // interval)
-        state.last_train_time = start
-
-    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
-        self._optuna.report(str(trial.config[TRIAL_KEY]), result)
-        if result.get("diverged") or int(result.get("step", 0)) >= self._max_step:
-            return TrialScheduler.CONTINUE  # it ends now: nothing to copy into it, nothing to wait for
-        return super().on_trial_result(tune_controller, trial, result)  # type: ignore[misc]
-
-    def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> None:
-        self._optuna.tell(str(trial.config[TRIAL_KEY]), result or trial.last_result)
-        super().on_trial_complete(tune_controller, trial, result)  # type: ignore[misc]
-
-    def on_trial_error(self, tune_controller: Any, trial: Any) -> None:
-        self._optuna.tell(str(trial.config[TRIAL_KEY]), None, error=True)
-        super().on_trial_error(tune_controller, trial)  # type: ignore[misc]
-
-    def _exploit(self, tune_controller: Any, trial: Any, trial_to_clone: Any) -> None:
-        key, step = str(trial.config[TRIAL_KEY]), self._trial_state[trial].last_train_time
-        self._optuna.tell(key, self._trial_state[trial].last_result, exploited=True)
-        donor = trial_to_clone.config
-        super()._exploit(tune_controller, trial, trial_to_clone)  # type: ignore[misc]
-        assert self._cfg.search.pbt is not None
-        changed = " ".join(f"{n} {donor[n]:.3g}->{trial.config[n]:.3g}" for n in self._cfg.search.pbt.mutate if n in donor)
-        print(f"pbt: {key} continues from {donor[TRIAL_KEY]}'s checkpoint at step {step}: {changed}", flush=True)
-
-
-class StudyPBT(_StudyRules, PopulationBasedTraining):
-    """`pbt`: Ray's synchronous PBT; mutations x0.8/x1.2 or a resample, inside the range, seeded."""
-
-    def __init__(self, cfg: SpaceFile, metric: str, mode: str, optuna_members: OptunaMembers,
-                 start_steps: dict[str, int]) -> None:
-        p = cfg.search.pbt
-        assert p is not None
-        PopulationBasedTraining.__init__(
-            self, time_attr="step", metric=metric, mode=mode, perturbation_interval=p.perturbation_interval,
-            quantile_fraction=p.quantile_fraction, resample_probability=p.resample_probability,
-            hyperparam_mutations={}, custom_explore_fn=lambda c: c, log_config=False, synch=True)
-        self._study_setup(cfg, optuna_members, start_steps)
-
-    def _get_new_config(self, trial: Any, trial_to_clone: Any) -> tuple[dict[str, Any], dict[str, str]]:
-        return explore(trial_to_clone.config, trial.config, self._cfg, self._rng)
-
-
-class StudyPB2(_StudyRules, PB2):
-    """`pb2` (Parker-Holder et al. 2020): Ray's PB2, whose GP bandit (time-varying kernel, UCB) models the
-    change in the metric per step against the time, the metric before and the mutated names, and picks
-    the new values inside the range. Two departures, both so it sees the space as it is sampled: a
-    loguniform name is modelled on its log, and the member keeps its own key. PB2 has no data at the first
-    perturbation (a change needs two evaluations of one member), so there it copies the donor's values."""
-
-    def __init__(self, cfg: SpaceFile, metric: str, mode: str, optuna_members: OptunaMembers,
-                 start_steps: dict[str, int]) -> None:
-        import numpy as np
-
-        p = cfg.search.pbt
-        assert p is not None
-        self._dists = {n: cfg.space[n] for n in p.mutate}
-        bounds = {}
-        for n, d in self._dists.items():
-            assert isinstance(d, Dist) and d.low is not None and d.high is not None
-            to, _ = sampled_scale(d)
-            bounds[n] = [to(float(d.low)), to(float(d.high))]
-        np.random.seed(cfg.search.seed)  # PB2's acquisition optimiser starts from numpy's global random draws
-        PB2.__init__(self, time_attr="step", metric=metric, mode=mode, perturbation_interval=p.perturbation_interval,
-                     hyperparam_bounds=bounds, quantile_fraction=p.quantile_fraction, log_config=False, synch=True)
-        self._study_setup(cfg, optuna_members, start_steps)
-
-    def _gp_config(self, config: dict[str, Any]) -> dict[str, Any]:
-        return {**config, **{n: sampled_scale(d)[0](float(config[n])) for n, d in self._dists.items()}}  # type: ignore[arg-type]
-
-    def _save_trial_state(self, state: Any, time: int, result: dict[str, Any], trial: Any) -> Any:
-        import pandas as pd
-
-        score = PopulationBasedTraining._save_trial_state(self, state, time, result, trial)
-        if score is None or not math.isfinite(score):
-            return score  # a member with no finite value has nothing for the GP (PBT ranks it out anyway)
-        row = {"Trial": str(trial), "Time": result[self._time_attr],
-               **{n: v for n, v in self._gp_config(trial.config).items() if n in self._dists}, "Reward": score}
-        self.data = pd.concat([self.data, pd.DataFrame([row])]).reset_index(drop=True)
-        return score
-
-    def _get_new_config(self, trial: Any, trial_to_clone: Any) -> tuple[dict[str, Any], dict[str, str]]:
-        class _Seen:  # PB2's explore reads the donor's config: hand it the GP's scale
-            def __init__(self, t: Any, config: dict[str, Any]) -> None:
-                self._t, self.config = t, config
-
-            def __str__(self) -> str:
-                return str(self._t)
-
-        gp_new, _ = PB2._get_new_config(self, trial, _Seen(trial_to_clone, self._gp_config(trial_to_clone.config)))
-        new = donor_config(trial_to_clone.config, trial.config)
-        for n, d in self._dists.items():
-            assert isinstance(d, Dist) and d.low is not None and d.high is not None
-            value = sampled_scale(d)[1](float(gp_new[n]))
-            new[n] = min(float(d.high), max(float(d.low), value))
-        return new, {n: "pb2" for n in self._dists}
+    sampler = SAMPLERS[cfg.search.sampler](cfg.search.seed, 1, plan.num_trials)
+    study = optuna.create_study(study_name=study_name, storage=storage, sampler=sampler, load_if_exists=True,
+                                direction="maximize" if plan.mode == "max" else "minimize")
+    members = population(study_dir, study, cfg, plan.num_trials)
+    todo = [m for m in members if not finished(study_dir, m["key"], cfg.train.steps)]
+    for m in members:  # finished before a crash, its run left open between the trainer's end and the close
+        if m not in todo:
+            close_if_left_open(uri, exp_id, parent, m["key"], "complete")
+    if not todo:
+        return
+    configs, starts = [], {}
+    for m in todo:
+        config, step = current_config(study_dir, m)
+        configs.append(config)
+        starts[m["key"]] = step
+    if len(todo) < len(members):
+        echo(f"resuming: {len(members) - len(todo)} members finished, continuing {', '.join(m['key'] for m in todo)}")
+    kind = StudyPB2 if cfg.search.scheduler == "pb2" else StudyPBT
+    scheduler = kind(cfg, plan.metric, plan.mode, OptunaMembers(study, storage, members, plan.metric, cfg.train.steps), starts)
+    callback = StudyCallback(total=len(members), done_before=len(members) - len(todo), max_step=cfg.train.steps,
+                             study=study_dir.name, study_dir=str(study_dir), metric=plan.metric, mode=plan.mode,
+                             tracking_uri=uri, experiment_id=exp_id, parent_run_id=parent)
+    tuner.fit(cfg, plan, study_dir, tuner.trial_context(cfg, plan, study_dir, uri, exp_id, parent),
+              callback=callback, num_samples=len(configs), scheduler=scheduler,
+              search_alg=fixed_population(configs, cfg.search.max_concurrent or 0),
+              keep_checkpoints=None)

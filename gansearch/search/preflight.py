@@ -16,22 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from gansearch.errors import ConfigError, DataNotFoundError
+from gansearch.search.private_api import GCS_PROBE
 
 AUTH_HINT = ("set RAY_AUTH_MODE=token and give the cluster's token in ~/.ray/auth_token, RAY_AUTH_TOKEN "
              "or RAY_AUTH_TOKEN_PATH")
 
-# Runs in a child process: Ray's GCS client retries for ~40 s against a port that is not a Ray head,
-# and a child can be killed at our timeout. It reads RAY_AUTH_MODE / the token like a driver would.
-_GCS_PROBE = """
-import json, sys
-try:
-    from ray._raylet import GcsClient
-    c = GcsClient(address=sys.argv[1])
-    c.internal_kv_get(b"session_name", namespace=b"session", timeout=float(sys.argv[2]))
-    print(json.dumps({"ok": True}))
-except Exception as e:
-    print(json.dumps({"ok": False, "type": type(e).__name__, "msg": str(e).splitlines()[0][:300]}))
-"""
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -61,7 +50,9 @@ def check_address(address: str | None, timeout: float = 5) -> None:
                           f"token was found ({AUTH_HINT})", address)
     try:
         # the GCS call gets twice the TCP timeout: a loaded head answers a connect long before a call
-        r = subprocess.run([sys.executable, "-c", _GCS_PROBE, f"{host}:{port}", str(2 * timeout)],
+        # a child process (private_api.GCS_PROBE), which can be killed at our timeout; it reads
+        # RAY_AUTH_MODE and the token like a driver would
+        r = subprocess.run([sys.executable, "-c", GCS_PROBE, f"{host}:{port}", str(2 * timeout)],
                            capture_output=True, text=True, timeout=2 * timeout + 10, env=os.environ.copy())
         last = (r.stdout.strip().splitlines() or [""])[-1]
         result = json.loads(last) if last.startswith("{") else {"ok": False, "type": "", "msg": _crash(r)}

@@ -9,11 +9,11 @@ from typing import Any
 
 from ray.tune import Callback
 
+from gansearch.config import layout
 from gansearch.config.metrics import rank_key
 from gansearch.search.metrics_export import StudyMetrics
 from gansearch.search.space import TRIAL_KEY
 from gansearch.tracking.runs import close_trial_run
-
 
 CLOSE_WAIT_S = 10.0
 
@@ -80,7 +80,7 @@ class StudyCallback(Callback):
         try:
             # A short wait: this runs inside Tune's event loop. A server still down gets the close
             # buffered in the trial's folder, replayed at the end of the study or by --resume.
-            trial_dir = Path(self.study_dir) / "trials" / key if self.study_dir else None
+            trial_dir = Path(self.study_dir) / layout.TRIALS / key if self.study_dir else None
             close_trial_run(self.uri, self.exp, self.parent, key, status, trial_dir=trial_dir,
                             timeout_s=CLOSE_WAIT_S if trial_dir else None)
         except Exception as e:  # the study goes on; the run keeps status "running"

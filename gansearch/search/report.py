@@ -12,12 +12,17 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from gansearch.analysis.importance import check_evaluator, importance_section, target_quantile
+from gansearch.analysis.importance import (
+    check_evaluator,
+    importance_section,
+    target_quantile,
+)
 from gansearch.analysis.study_data import StudyData, load_study
+from gansearch.config import layout
 from gansearch.errors import ConfigError
-from gansearch.search.space import KEY_ATTR
 from gansearch.search import journal
 from gansearch.search.journal import CLOSED_ATTR
+from gansearch.search.space import KEY_ATTR
 
 
 def _ped_anova(n_trials: int) -> Any:
@@ -32,7 +37,8 @@ def _fanova(n_trials: int) -> Any:
     return FanovaImportanceEvaluator(seed=0)
 
 
-EVALUATORS: dict[str, Callable[[int], Any]] = {"ped_anova": _ped_anova, "fanova": _fanova}
+# Optuna's evaluator for each name of gansearch.analysis.importance.EVALUATORS (which checks --evaluator)
+EVALUATOR_FACTORIES: dict[str, Callable[[int], Any]] = {"ped_anova": _ped_anova, "fanova": _fanova}
 
 
 def load_optuna(study_dir: Path) -> Any | None:
@@ -40,7 +46,7 @@ def load_optuna(study_dir: Path) -> Any | None:
     written), or read from its --storage database. None when neither can be read."""
     import json
 
-    meta_path = Path(study_dir) / "study.json"
+    meta_path = Path(study_dir) / layout.STUDY_JSON
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     name, where = journal.study_name(meta), meta.get("storage", journal.JOURNAL)
     if where != journal.JOURNAL:  # a database (recorded without its password: one that needs one can't be read)
@@ -128,7 +134,7 @@ def importances(study: Any | None, data: StudyData, evaluator: str) -> list[dict
                     import optuna
 
                     scores = optuna.importance.get_param_importances(
-                        sub, evaluator=EVALUATORS[evaluator](len(used)), target=lambda t, i=i: sign * t.values[i])
+                        sub, evaluator=EVALUATOR_FACTORIES[evaluator](len(used)), target=lambda t, i=i: sign * t.values[i])
             except (ValueError, RuntimeError) as e:  # e.g. fANOVA with no parameter in every trial
                 note = f"{evaluator} could not score this study: {e}"
         if data.reruns:
@@ -171,7 +177,7 @@ def write_report(study_dir: Path, html: Path | None = None, evaluator: str = "pe
     study_dir = Path(study_dir)
     if not study_dir.is_dir():
         raise ConfigError("STUDY_DIR", "must be an existing study folder", str(study_dir))
-    html = Path(html) if html is not None else study_dir / "report" / "report.html"
+    html = Path(html) if html is not None else study_dir / layout.REPORT / layout.REPORT_HTML
     study = load_optuna(study_dir)
     data = load_study(study_dir)
     if study is not None and not data.from_summary:  # a partial study: statuses from the journal

@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import statistics
 from pathlib import Path
 from typing import Any
 
+from gansearch.config import layout
+from gansearch.config.layout import (  # the folder names, defined once
+    is_rerun,
+    rerun_key,
+)
 from gansearch.config.metrics import rank_key, rerun_rank_key
-
-RERUN_KEY = re.compile(r"^(?P<of>.+)-seed(?P<seed>\d+)$")
-
-
-def rerun_key(key: str, seed: int) -> str:
-    return f"{key}-seed{seed}"
-
-
-def is_rerun(key: str) -> bool:
-    return RERUN_KEY.match(key) is not None
 
 
 def fresh_seeds(train_seed: int, n: int) -> list[int]:
@@ -54,7 +48,7 @@ def planned(top: list[dict[str, Any]], seeds: list[int]) -> list[dict[str, Any]]
 def finished(study_dir: Path, key: str, steps: int) -> bool:
     """A trial (a rerun, a PBT member) whose folder holds a final summary at full budget (or a divergence)
     is not run again."""
-    path = study_dir / "trials" / key / "metrics.json"
+    path = study_dir / layout.TRIALS / key / layout.METRICS_JSON
     if not path.exists():
         return False
     summary = json.loads(path.read_text())

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from gansearch.config import SpaceFile
 
-POPULATION_SCHEDULERS = ("pbt", "pb2")  # the population schedulers: gansearch.search.pbt runs them, not a searcher
+POPULATION_SCHEDULERS = ("pbt", "pb2")  # the population schedulers: gansearch.search.population runs them, not a searcher
 
 
 def _asha(cfg: SpaceFile, metric: str, mode: str) -> Any:

@@ -20,6 +20,8 @@ from typing import Any
 
 from ray.tune.search.optuna import OptunaSearch
 
+from gansearch.search.private_api import searcher_study, searcher_trial
+
 log = logging.getLogger(__name__)
 
 
@@ -27,26 +29,30 @@ class StudySearch(OptunaSearch):
     def __init__(self, *args: Any, max_step: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._max_step = max_step
+        self._told: set[str] = set()  # trials whose end Optuna was told
         self._last: dict[str, dict] = {}  # each trial's last result
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self._last[trial_id] = result
-        if isinstance(self.metric, list) or trial_id in self._completed_trials:
+        if isinstance(self.metric, list) or trial_id in self._told:
             return  # Optuna keeps no intermediate values for several objectives
         value = result.get(self.metric)
         if value is None or not math.isfinite(value):
             return
+        ot_trial = searcher_trial(self, trial_id)
+        if ot_trial is None:
+            return
         try:
-            self._ot_trials[trial_id].report(float(value), int(result.get("step", 0)))
+            ot_trial.report(float(value), int(result.get("step", 0)))
         except Exception as e:  # a step reported twice after a resume
             log.debug("intermediate value not kept: %s", e)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         import optuna
 
-        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+        ot_trial = searcher_trial(self, trial_id)
+        if trial_id in self._told or ot_trial is None:
             return
-        ot_trial = self._ot_trials[trial_id]
         metrics = self.metric if isinstance(self.metric, list) else [self.metric]
         # Tune completes a trial that HyperBand paused and later ran to its end with no result: its last one is it
         result = result or self._last.pop(trial_id, None)
@@ -58,10 +64,10 @@ class StudySearch(OptunaSearch):
         else:
             state = optuna.trial.TrialState.PRUNED
         try:
-            self._ot_study.tell(ot_trial, values if values is None or len(values) > 1 else values[0], state=state)
+            searcher_study(self).tell(ot_trial, values if values is None or len(values) > 1 else values[0], state=state)
         except Exception as e:
             log.warning("optuna tell failed for %s: %s", trial_id, e)
-        self._completed_trials.add(trial_id)
+        self._told.add(trial_id)
 
     # The study's state lives in the Optuna journal of the study folder (and --resume reads it there);
     # Tune's searcher snapshot would pickle the define-by-run closure and the storage, so it keeps a note.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from gansearch.config import Dist, applies, order
+from gansearch.config import Dist, applies, layout, order
 from gansearch.config.space import Space
 
 TRIAL_KEY = "__trial_key"  # config entry naming the trial's folder and MLflow run (not a hyperparameter)
@@ -41,7 +41,7 @@ def define_by_run(space: Space) -> Callable[[Any], dict[str, Any]]:
                 values[name] = constants[name] = entry
         key = trial.user_attrs.get(KEY_ATTR)
         if key is None:
-            key = f"trial-{trial.number:04d}"
+            key = layout.trial_key(trial.number)
             trial.set_user_attr(KEY_ATTR, key)
         constants[TRIAL_KEY] = key
         return constants

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 TASKS: dict[str, tuple[str, str]] = {
     "gan": ("gansearch.trainer.loop", "Trainer"),
@@ -23,7 +23,35 @@ def _module(task: str) -> Any:
     return importlib.import_module(TASKS[task][0])
 
 
-def trainer_class(task: str) -> Any:
+class TaskTrainer(Protocol):
+    """What a trial needs of a task's trainer (gansearch.trainer.loop.Trainer, gansearch.style.trainer.
+    StyleTrainer): the contract at the Ray boundary, checked by a type checker instead of read in prose."""
+
+    records: Any  # `.evals`: the evaluation records so far (trainer.records.Records, style.records.StyleRecords)
+    start_step: int | None  # the restored checkpoint's step; None for a fresh run
+    precision: str  # "bf16" or "fp32", as trained
+    placement: dict[str, Any]  # where the search put the run (gansearch.search.devices.placement)
+    params: dict[str, Any]
+
+    def __init__(self, cfg: Any, out_dir: Path, params: dict[str, Any]) -> None: ...
+
+    def restore(self) -> bool: ...
+
+    def run(self, report: Callable[..., None] | None = None,
+            progress: Callable[..., None] | None = None) -> dict[str, Any]: ...
+
+    def save_checkpoint(self, step: int, path: Path | None = None) -> Path: ...
+
+
+class PopulationTrainer(TaskTrainer, Protocol):
+    """A trainer PBT/PB2 can run (the GAN trainer): it adopts a donor's checkpoint and keeps the lineage."""
+
+    lineage: list[dict[str, Any]]
+
+    def adopt(self, donor_path: Path, event: dict[str, Any]) -> int: ...
+
+
+def trainer_class(task: str) -> type[TaskTrainer]:
     return getattr(_module(task), TASKS[task][1])
 
 

@@ -15,12 +15,14 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from gansearch.config import layout
 from gansearch.search import devices, faults
+from gansearch.search.tasks import TaskTrainer
 from gansearch.tracking import conventions as cv
 
-COMPILE_CACHE = "compile-cache"  # in the study folder: PyTorch Inductor's caches, shared by the trials
+COMPILE_CACHE = layout.COMPILE_CACHE  # in the study folder: PyTorch Inductor's caches, shared by the trials
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def tag_node(c: Any, run_id: str, where: dict[str, Any]) -> None:
         print(f"warning: node tags not recorded on {run_id}: {e}", file=sys.stderr)
 
 
-def catch_up(run: Any, trainer: Any, run_dir: Path, metric: str, mode: str,
+def catch_up(run: Any, trainer: TaskTrainer, run_dir: Path, metric: str, mode: str,
              objectives: tuple[tuple[str, str], ...]) -> int:
     """A trial resumed from its folder's checkpoint continues after that checkpoint's step, so an
     evaluation recorded in it but never logged (the worker or driver was killed between the two) would
@@ -88,12 +90,12 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     from ray import tune
 
     from gansearch.config import SpaceFile
-    from gansearch.search import pbt
+    from gansearch.search import member
     from gansearch.search.schedulers import POPULATION_SCHEDULERS
     from gansearch.search.space import RERUN_OF, SEED_KEY, split_config
+    from gansearch.search.tasks import PopulationTrainer, trainer_class
     from gansearch.tracking.runs import TrialRun, wait_s
     from gansearch.trainer import checkpoint as ckpt_mod
-    from gansearch.search.tasks import trainer_class
 
     key, params = split_config(config)
     cfg = SpaceFile.model_validate_json(ctx.cfg_json)
@@ -103,31 +105,31 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     if SEED_KEY in config:  # a rerun of a search trial's configuration with a fresh seed
         train["seed"] = int(config[SEED_KEY])
     cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update=train)})
-    run_dir = Path(ctx.study_dir) / "trials" / key
+    run_dir = Path(ctx.study_dir) / layout.TRIALS / key
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / ckpt_mod.FILENAME
     restored = tune.get_checkpoint()
     donor: dict[str, Any] | None = None  # PBT: the member whose checkpoint this trial continues from
     if restored is not None:
         with restored.as_directory() as d:
-            wrote = pbt.owner(Path(d))
+            wrote = member.owner(Path(d))
             if wrote is not None and wrote["key"] != key:
-                shutil.copy2(Path(d) / ckpt_mod.FILENAME, run_dir / pbt.DONOR_FILE)
+                shutil.copy2(Path(d) / ckpt_mod.FILENAME, run_dir / member.DONOR_FILE)
                 donor = wrote
             elif not ckpt_path.exists():  # e.g. moved to another node
                 shutil.copy2(Path(d) / ckpt_mod.FILENAME, ckpt_path)
     metric, mode = ctx.objectives[0]
-    (run_dir / "worker.pid").write_text(f"{os.getpid()}\n")  # which process trains it (fault tests, debugging)
+    (run_dir / layout.WORKER_PID).write_text(f"{os.getpid()}\n")  # which process trains it (fault tests, debugging)
     run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key, params, trial_dir=run_dir, task=cfg.task)
     tag_node(run.c, run.run_id, where)
-    if RERUN_OF in config and not run.resumed:
-        run.c.set_tag(run.run_id, cv.TAG_RERUN_OF, str(config[RERUN_OF]))
-        run.c.set_tag(run.run_id, cv.TAG_SEED, str(cfg.train.seed))
+    if RERUN_OF in config and not run.resumed:  # through the run's buffer, like every other call
+        run.set_tag(cv.TAG_RERUN_OF, str(config[RERUN_OF]))
+        run.set_tag(cv.TAG_SEED, str(cfg.train.seed))
     if run.resumed:
         run.restore_best(metric, mode)
-    tune_dir = run_dir / "tune-checkpoint"
+    tune_dir = run_dir / layout.TUNE_CHECKPOINT
     reported = False
-    trainer: Any = None  # the task's trainer (gansearch.search.tasks)
+    trainer: TaskTrainer | None = None
     # The trial's last report waits for the trainer's summary (metrics.json, train/eval times): a scheduler
     # may STOP the trial on that result (ASHA at max_t), and Tune then ends this function inside the report.
     last: list[tuple[dict[str, Any], Any]] = []
@@ -150,7 +152,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
             shutil.rmtree(tune_dir, ignore_errors=True)
             tune_dir.mkdir()
             shutil.copy2(ckpt_path, tune_dir / ckpt_mod.FILENAME)
-            (tune_dir / pbt.OWNER).write_text(json.dumps({"key": key, "step": step}))
+            (tune_dir / member.OWNER).write_text(json.dumps({"key": key, "step": step}))
             checkpoint = tune.Checkpoint.from_directory(str(tune_dir))
         reported = True
         if diverged or step >= cfg.train.steps:
@@ -167,13 +169,13 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         trainer.placement = where
         run.set_tag(TAG_PRECISION, trainer.precision)
         if donor is not None:  # PBT's exploit: durable before anything trains
-            step = trainer.adopt(run_dir / pbt.DONOR_FILE, {"from": donor["key"]})
+            step = cast(PopulationTrainer, trainer).adopt(run_dir / member.DONOR_FILE, {"from": donor["key"]})
             trainer.save_checkpoint(step, ckpt_path)
-            (run_dir / pbt.DONOR_FILE).unlink()
+            (run_dir / member.DONOR_FILE).unlink()
         elif trainer.restore():  # its folder's checkpoint: evaluations it holds that MLflow missed go first
             catch_up(run, trainer, run_dir, metric, mode, ctx.objectives)
         if cfg.search.scheduler in POPULATION_SCHEDULERS and SEED_KEY not in config:
-            pbt.record(run, trainer, cfg, run_dir)
+            member.record(run, cast(PopulationTrainer, trainer), cfg, run_dir)
         summary = trainer.run(report)
         if summary.get(PEAK_MEMORY) is not None:
             run.log_metrics({PEAK_MEMORY: summary[PEAK_MEMORY]}, int(summary["steps"]))

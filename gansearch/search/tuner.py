@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gansearch.config import SpaceFile
+from gansearch.config import SpaceFile, layout
 from gansearch.search.plan import Plan
 from gansearch.search.space import TRIAL_KEY
 
@@ -46,7 +46,7 @@ def fit(cfg: SpaceFile, plan: Plan, study_dir: Path, ctx: Any, *, callback: Any,
     res = cfg.search.resources_per_trial
     assert res.gpu != "auto", "run_study decides gpu: auto against the cluster first (devices.resolve_gpu)"
     trainable = tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), {"cpu": res.cpu, "gpu": res.gpu})
-    tune_dir = study_dir / "tune"
+    tune_dir = study_dir / layout.TUNE
     n = len(list(tune_dir.glob(f"{prefix}-*"))) if tune_dir.exists() else 0
     tuner = tune.Tuner(
         trainable,

@@ -11,9 +11,13 @@ from typing import Any, Sequence
 
 import torch
 
+from gansearch.config import layout
 from gansearch.config.metrics import BEST_SUFFIX, STYLE_METRICS
 from gansearch.style.images import save_image
-from gansearch.trainer.records import jsonable, write_json  # the GAN run's formats, the same files
+from gansearch.trainer.records import (  # the GAN run's formats, the same files
+    jsonable,
+    write_json,
+)
 
 HEADLINE = "transfer_score"
 # a null in metrics.jsonl stood for +inf (a diverged run's worst case) for these, NaN otherwise
@@ -36,7 +40,7 @@ def converge_step(steps: Sequence[int], values: Sequence[float], rtol: float) ->
 class StyleRecords:
     def __init__(self, out: Path, rtol: float) -> None:
         self.out, self.rtol = out, rtol
-        self.jsonl = out / "metrics.jsonl"
+        self.jsonl = out / layout.METRICS_JSONL
         self.evals: list[dict[str, Any]] = []
         self.status = "running"
         self.diverged_step: int | None = None
@@ -44,12 +48,12 @@ class StyleRecords:
         self.eval_time = 0.0
 
     def start(self, meta: dict[str, Any]) -> None:
-        (self.out / "samples").mkdir(parents=True, exist_ok=True)
+        (self.out / layout.SAMPLES).mkdir(parents=True, exist_ok=True)
         self.jsonl.write_text("")
-        write_json(self.out / "run.json", meta)
+        write_json(self.out / layout.RUN_JSON, meta)
 
     def save_image(self, step: int, image: torch.Tensor) -> Path:
-        return save_image(image, self.out / "samples" / f"step_{step}.png")
+        return save_image(image, self.out / layout.SAMPLES / f"step_{step}.png")
 
     def add_eval(self, step: int, metrics: dict[str, float], extra: dict[str, Any], grid: Path | None) -> dict[str, Any]:
         rec: dict[str, Any] = {"step": step, **metrics}
@@ -97,7 +101,7 @@ class StyleRecords:
             "best_value": best[HEADLINE] if best else None, "best_step": best["step"] if best else None,
             "train_time_s": round(self.train_time, 3), "eval_time_s": round(self.eval_time, 3), **meta,
         }
-        write_json(self.out / "metrics.json", summary)
-        write_json(self.out / "run.json", meta)  # as it ended: its peak GPU memory, where it last ran
+        write_json(self.out / layout.METRICS_JSON, summary)
+        write_json(self.out / layout.RUN_JSON, meta)  # as it ended: its peak GPU memory, where it last ran
         return summary
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gansearch.config import layout
 from gansearch.config.metrics import PROVENANCE
 from gansearch.tracking import conventions as cv
 from gansearch.tracking.runs import client
@@ -53,7 +54,7 @@ def download_checkpoint(uri: str, run_id: str, dst_dir: Path) -> Path | None:
         return None
     dst_dir.mkdir(parents=True, exist_ok=True)
     local = Path(c.download_artifacts(run_id, CHECKPOINT, str(dst_dir)))
-    target = dst_dir / "checkpoint.pt"
+    target = dst_dir / layout.CHECKPOINT
     if local != target:
         shutil.move(str(local), target)
         shutil.rmtree(dst_dir / CHECKPOINT_DIR, ignore_errors=True)

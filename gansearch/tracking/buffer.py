@@ -19,7 +19,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-BUFFER = "mlflow-buffer.jsonl"
+from gansearch.config import layout
+from gansearch.files import atomic_write_text
+
+BUFFER = layout.MLFLOW_BUFFER
 FILES = "mlflow-buffer-files"
 MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch (params: 100)
 # MLflow retries a refused connection for minutes by default (7 retries, backoff factor 2, 120 s
@@ -170,9 +173,7 @@ class CallBuffer:
             self.path.unlink(missing_ok=True)
             shutil.rmtree(self.folder / FILES, ignore_errors=True)
             return
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(e) + "\n" for e in entries))
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, "".join(json.dumps(e) + "\n" for e in entries))
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from gansearch.config import layout
 from gansearch.config.metrics import PROVENANCE
 
 # Tags (one name per concept; `mlflow.parentRunId` is MLflow's own nesting tag).
@@ -34,10 +35,17 @@ NOT_METRICS = ("step", "grid") + PROVENANCE
 WORST = 1e30
 
 
-def disable_telemetry() -> None:
-    """MLflow telemetry is off for every process gansearch starts (unless the user set it)."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # it prints URLs with credentials
+# The one telemetry environment of every process gansearch starts (driver, Ray workers, MLflow server);
+# MLflow's client also prints each run's URL, credentials included, when a run ends: we print our own, redacted.
+TELEMETRY_OFF = {"RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true",
+                 "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+
+
+def disable_telemetry() -> dict[str, str]:
+    """Telemetry off in this process (unless the user set a variable); returns the variables as set."""
+    for k, v in TELEMETRY_OFF.items():
+        os.environ.setdefault(k, v)
+    return {k: os.environ[k] for k in TELEMETRY_OFF}
 
 
 def redact_uri(uri: str) -> str:
@@ -72,11 +80,11 @@ def move_credentials(uri: str) -> str:
 
 
 def default_store_uri(study_dir: str | Path) -> str:
-    return f"sqlite:///{Path(study_dir).resolve() / 'mlflow.db'}"
+    return f"sqlite:///{Path(study_dir).resolve() / layout.MLFLOW_DB}"
 
 
 def artifact_root(study_dir: str | Path) -> str:
-    return (Path(study_dir).resolve() / "mlartifacts").as_uri()
+    return (Path(study_dir).resolve() / layout.MLARTIFACTS).as_uri()
 
 
 def experiment_name(study_dir: str | Path) -> str:

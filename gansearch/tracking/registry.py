@@ -8,10 +8,12 @@ requirements: without them MLflow infers the environment, which costs ~18 s per 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
 
+from gansearch.config import layout
 from gansearch.tracking import conventions as cv
 
 CODE = Path(__file__).with_name("generator_pyfunc.py")
@@ -46,9 +48,11 @@ def register_generator(uri: str, experiment_id: str, folder: Path, name: str) ->
     import mlflow
 
     config = json.loads((folder / "config.json").read_text())
-    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics = json.loads((folder / layout.METRICS_JSON).read_text())
     ma = config["model_args"]
-    previous = mlflow.get_tracking_uri()
+    # MLflow's set_tracking_uri also sets MLFLOW_TRACKING_URI, which a later study in this process would take
+    # as the user's store: put back exactly what was there (None unsets both)
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
     try:
         tags = {cv.TAG_KIND: "export", TAG_SOURCE_RUN: metrics["mlflow_run_id"], TAG_SOURCE_KEY: metrics["trial_key"]}

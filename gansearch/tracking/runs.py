@@ -14,9 +14,17 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
+from gansearch.config import layout
 from gansearch.config.metrics import BEST_SUFFIX
 from gansearch.tracking import conventions as cv
-from gansearch.tracking.buffer import BUFFER, OPS, CallBuffer, send_batch, short_http_retries, unreachable
+from gansearch.tracking.buffer import (
+    BUFFER,
+    OPS,
+    CallBuffer,
+    send_batch,
+    short_http_retries,
+    unreachable,
+)
 
 T = TypeVar("T")
 WAIT_ENV = "GANSEARCH_TRACKING_WAIT_S"  # how long a trial start / run close waits for a down server
@@ -183,7 +191,7 @@ class TrialRun:
         self._call("log_batch", **batch_args(self.run_id, cv.record_metrics(record), step, tags=tags))
         for grid in [record.get("grid"), *record.get("scale_grids", [])]:  # scale_grids: MSG-GAN's lower scales
             if grid and (run_dir / grid).exists():
-                self._call("log_artifact", run_id=self.run_id, path=str(run_dir / grid), artifact_path="samples")
+                self._call("log_artifact", run_id=self.run_id, path=str(run_dir / grid), artifact_path=layout.SAMPLES)
         self.last_step = step
         return True
 

@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from gansearch.tracking.conventions import TELEMETRY_OFF
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -33,8 +35,7 @@ def start_server(store_uri: str, artifacts: str | None = None, port: int | None 
     """Start `mlflow server` (telemetry off) in a new process group; stop it with stop_server."""
     port = port or free_port()
     # No job runner: the UI doesn't need its 7 extra processes (each start leaves a folder in /dev/shm).
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-           **(env or {})}
+    env = {**os.environ, **TELEMETRY_OFF, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     out = open(log, "ab") if log else subprocess.DEVNULL
     proc = subprocess.Popen(server_command(store_uri, artifacts, port, app_name), env=env, stdout=out,
                             stderr=subprocess.STDOUT, start_new_session=True)

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 from typing import Callable
 
+from gansearch.config import layout
 from gansearch.errors import ConfigError
 
 
@@ -14,7 +15,7 @@ def serve_study(study_dir: Path, port: int | None = None, echo: Callable[[str], 
     from gansearch.tracking import conventions as cv
     from gansearch.tracking.server import start_server, stop_server, wait_ready
 
-    meta_path = Path(study_dir) / "study.json"
+    meta_path = Path(study_dir) / layout.STUDY_JSON
     if not meta_path.exists():
         raise ConfigError("STUDY_DIR", "must be a study folder made by `gansearch run` (no study.json)", str(study_dir))
     meta = json.loads(meta_path.read_text())

@@ -8,18 +8,18 @@ renamed over the old one, so a crash mid-write never leaves a torn checkpoint.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import gansearch
+from gansearch.config import layout
 from gansearch.errors import ConfigError
+from gansearch.files import atomic_open
 
 FORMAT = 1
-FILENAME = "checkpoint.pt"
+FILENAME = layout.CHECKPOINT
 # What may differ when a run folder is trained again: everything else in the space file makes the
 # continuation another experiment (other data, model, seed, batch, precision, or other metrics).
 RESUMABLE_CHANGES = {"train": ("steps", "checkpoint_every", "device", "compile", "threads"),
@@ -28,18 +28,9 @@ IGNORED_SECTIONS = ("name", "description", "space", "search")  # params are comp
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format": FORMAT, "gansearch_version": gansearch.__version__, **state}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        torch.save(state, f)
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -52,6 +43,13 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
 def config_of(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The (space-file dict, active params) a checkpoint was trained with."""
     return json.loads(state["config"]), json.loads(state["params"])
+
+
+def data_shape_of(state: dict[str, Any]) -> tuple[int, ...] | None:
+    """The data shape G was built for ((C, S, S) images, (2,) points), as the trainer recorded it; None in a
+    checkpoint written before it did (and in a style-transfer one)."""
+    shape = state.get("data_shape")
+    return None if shape is None else tuple(int(s) for s in shape)
 
 
 def check_same_run(path: Path, saved: dict[str, Any], params: dict[str, Any], current: dict[str, Any],

@@ -228,6 +228,7 @@ class Trainer:
             "step": step,
             "config": json.dumps(self.cfg.model_dump(mode="json")),
             "params": json.dumps(self.params),
+            "data_shape": [int(s) for s in self.data.shape],  # what G was built for: the export rebuilds it
             "g": self.g.state_dict(),
             "d": self.d.state_dict(),
             "opt_g": self.opt_g.state_dict(),

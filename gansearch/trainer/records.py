@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from gansearch.config import layout
 from gansearch.config.metrics import DISTANCES
 from gansearch.config.schema import EvalConfig
+from gansearch.files import atomic_write_text
 from gansearch.metrics.oscillation import d_collapse, loss_summary
 
 
@@ -29,7 +30,7 @@ class Records:
         self.out, self.ev = out, ev
         self.modes = dict(modes or {})
         self.d_floor = d_floor
-        self.jsonl = out / "metrics.jsonl"
+        self.jsonl = out / layout.METRICS_JSONL
         self.g_hist: deque[float] = deque(maxlen=ev.oscillation_window)
         self.d_hist: deque[float] = deque(maxlen=ev.oscillation_window)
         self.d_per_eval: list[float] = []
@@ -45,9 +46,9 @@ class Records:
         self.warmup_time: float | None = None
 
     def start(self, meta: dict[str, Any]) -> None:
-        (self.out / "samples").mkdir(parents=True, exist_ok=True)
+        (self.out / layout.SAMPLES).mkdir(parents=True, exist_ok=True)
         self.jsonl.write_text("")
-        write_json(self.out / "run.json", meta)
+        write_json(self.out / layout.RUN_JSON, meta)
 
     def add_losses(self, first_step: int, window: torch.Tensor) -> None:
         """`window` is (2, k): D and G losses of steps first_step+1 .. first_step+k."""
@@ -120,7 +121,7 @@ class Records:
     def save_grid(self, step: int, samples: torch.Tensor, data: Any, scale: int | None = None) -> Path:
         from gansearch.trainer.grids import save_grid
 
-        path = self.out / "samples" / (f"step_{step}.png" if scale is None else f"step_{step}_{scale}px.png")
+        path = self.out / layout.SAMPLES / (f"step_{step}.png" if scale is None else f"step_{step}_{scale}px.png")
         save_grid(samples, path, data)
         return path
 
@@ -170,8 +171,8 @@ class Records:
             "warmup_s": None if self.warmup_time is None else round(self.warmup_time, 3),
             **meta,
         }
-        write_json(self.out / "metrics.json", summary)
-        write_json(self.out / "run.json", meta)  # as it ended: its peak GPU memory, where it last ran
+        write_json(self.out / layout.METRICS_JSON, summary)
+        write_json(self.out / layout.RUN_JSON, meta)  # as it ended: its peak GPU memory, where it last ran
         return summary
 
 
@@ -202,6 +203,4 @@ def _unjson(rec: dict[str, Any]) -> dict[str, Any]:
 
 def write_json(path: Path, obj: Any) -> None:
     """Atomically: a reader (the search, a resumed run) never sees half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(jsonable(obj), indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(jsonable(obj), indent=2, sort_keys=True))

@@ -50,7 +50,8 @@ def test_digits_export_rescored_by_torchmetrics(tiny_study: Path, tmp_path: Path
 
     from gansearch.config import SpaceFile
     from gansearch.data import load_dataset
-    from gansearch.metrics.features import SmallCNN, default_cache_dir, real_subset
+    from gansearch.metrics.classifier import SmallCNN
+    from gansearch.metrics.feature_cache import default_cache_dir, real_subset
 
     export = tmp_path / "export"
     main(["export", str(tiny_study), "--top-k", "1", "--to", str(export)])

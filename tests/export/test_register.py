@@ -3,6 +3,7 @@ whose predictions equal the exported generator's output for the same latents."""
 
 from __future__ import annotations
 
+import os
 import json
 import shutil
 import sqlite3
@@ -70,7 +71,7 @@ def test_register_pyfunc_matches_export(tiny_study: Path, tmp_path: Path) -> Non
     with torch.no_grad():
         expected = g(z).numpy()
 
-    previous = mlflow.get_tracking_uri()
+    previous = os.environ.get("MLFLOW_TRACKING_URI")  # set_tracking_uri sets it: None unsets it again
     mlflow.set_tracking_uri(uri)
     try:
         model = mlflow.pyfunc.load_model("models:/tiny-generator/1")

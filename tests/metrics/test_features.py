@@ -16,11 +16,12 @@ import torch
 from gansearch.config.schema import DataConfig
 from gansearch.data import load_dataset
 from gansearch.errors import ConfigError, GansearchError
-import gansearch.metrics.features as features_mod
-from gansearch.metrics.features import (
-    ClassifierNet, InceptionNet, PointsNet, default_cache_dir, feature_net_for, heldout_split, real_features,
-    real_subset, weights_hash_of,
-)
+import gansearch.metrics.classifier as classifier_mod
+from gansearch.metrics.classifier import ClassifierNet, heldout_split
+from gansearch.metrics.feature_cache import default_cache_dir, real_features, real_subset
+from gansearch.metrics.feature_net import PointsNet, weights_hash_of
+from gansearch.metrics.features import feature_net_for
+from gansearch.metrics.inception import InceptionNet
 
 from shared_files import DEBIAN_FASHION, make_mnist_root
 
@@ -63,8 +64,8 @@ def test_cache_hit_loads_same_weights(digits, digits_net, cache: Path, monkeypat
     own = [p for p in entries if p.suffix == ".json" and json.loads(p.read_text())["weights_hash"] == net.weights_hash]
     assert len(own) == 1 and own[0].with_suffix(".safetensors") in entries  # digits: one json, one weights file
     trained: list[str] = []
-    real_train = features_mod.train_classifier
-    monkeypatch.setattr(features_mod, "train_classifier", lambda ds, dev: trained.append(ds.name) or real_train(ds, dev))
+    real_train = classifier_mod.train_classifier
+    monkeypatch.setattr(classifier_mod, "train_classifier", lambda ds, dev: trained.append(ds.name) or real_train(ds, dev))
     again = feature_net_for(digits, "classifier", cache_dir=cache)
     assert trained == []  # a cache hit trains nothing
     assert again.weights_hash == net.weights_hash and again.accuracy == net.accuracy
@@ -203,7 +204,7 @@ def test_unknown_feature_net_and_cache_dir_env(digits, cache: Path, monkeypatch:
 
 def test_inception_from_weights_file(digits, tmp_path: Path) -> None:
     pytest.importorskip("pytorch_fid", reason="pip install pytorch-fid (FID Inception blocks)")
-    from gansearch.metrics.features import build_fid_inception
+    from gansearch.metrics.inception import build_fid_inception
 
     cache = tmp_path / "cache"
     with pytest.raises(GansearchError, match=r"pt_inception-2015-12-05-6726825d\.pth.*inception"):

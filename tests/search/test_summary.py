@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from gansearch.search.plan import Plan
-from gansearch.search.study import summarize
+from gansearch.search.summary import summarize
 
 
 def _trial(study: Path, key: str, values: list[float], net_hash: str = "aaaa", diverged_at: int | None = None) -> None:

@@ -15,7 +15,8 @@ from checks import assert_resumed_like_straight
 from gansearch.config import load
 from gansearch.config.schema import ModelConfig
 from gansearch.data import load_dataset
-from gansearch.metrics.features import feature_net_for, real_subset
+from gansearch.metrics.feature_cache import real_subset
+from gansearch.metrics.features import feature_net_for
 from gansearch.trainer import checkpoint, train
 from gansearch.trainer.grids import fixed_latents, sample_seed
 from gansearch.trainer.losses import get_loss

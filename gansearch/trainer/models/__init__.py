@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 from torch import Tensor, nn
 
+from gansearch.config.load import model_rule
+from gansearch.config.names import resolved_model
 from gansearch.config.schema import ModelConfig
 from gansearch.errors import ConfigError
 from gansearch.trainer.models.dcgan import Discriminator, Generator, dcgan_init
@@ -26,7 +28,7 @@ def d_norm(cfg: ModelConfig, gradient_penalty: bool) -> str:
 
 def _dcgan(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> tuple[nn.Module, nn.Module]:
     if len(shape) != 3:
-        raise ConfigError("model.name", "must be mlp for 2D point data", cfg.name)
+        raise ConfigError("model.name", model_rule(is_image=False), cfg.name)
     c, s, _ = shape
     g = Generator(cfg.z_dim, c, s, cfg.g_width, cfg.depth)
     d = Discriminator(c, s, cfg.d_width, cfg.depth, cfg.spectral_norm, d_norm(cfg, gradient_penalty))
@@ -38,7 +40,7 @@ def _dcgan(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> 
 def _scaled(g_cls: type[nn.Module], d_cls: type[nn.Module]) -> Callable[[ModelConfig, tuple[int, ...], bool], tuple[nn.Module, nn.Module]]:
     def build(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> tuple[nn.Module, nn.Module]:
         if len(shape) != 3:
-            raise ConfigError("model.name", "must be mlp for 2D point data", cfg.name)
+            raise ConfigError("model.name", model_rule(is_image=False), cfg.name)
         c, s, _ = shape
         g = g_cls(cfg.z_dim, c, s, cfg.g_width)
         d = d_cls(c, s, cfg.d_width, cfg.spectral_norm, d_norm(cfg, gradient_penalty))
@@ -51,7 +53,7 @@ def _scaled(g_cls: type[nn.Module], d_cls: type[nn.Module]) -> Callable[[ModelCo
 
 def _mlp(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> tuple[nn.Module, nn.Module]:
     if len(shape) != 1:
-        raise ConfigError("model.name", "must be dcgan for image data", cfg.name)
+        raise ConfigError("model.name", model_rule(is_image=True), cfg.name)
     return PointGenerator(cfg.z_dim, cfg.g_width, cfg.depth), PointDiscriminator(cfg.d_width, cfg.depth, cfg.spectral_norm)
 
 
@@ -64,8 +66,8 @@ MODELS: dict[str, Callable[[ModelConfig, tuple[int, ...], bool], tuple[nn.Module
 
 
 def model_name(cfg: ModelConfig, shape: tuple[int, ...]) -> str:
-    """The model a config builds: `auto` is dcgan for images and mlp for points."""
-    return cfg.name if cfg.name != "auto" else ("dcgan" if len(shape) == 3 else "mlp")
+    """The model a config builds: `auto` is dcgan for images and mlp for points (`config.names.resolved_model`)."""
+    return resolved_model(cfg.name, shape)
 
 
 def build_models(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool = False) -> tuple[nn.Module, nn.Module]:
