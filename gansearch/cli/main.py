@@ -30,11 +30,12 @@ def validate(space: Path = SpaceArg, set_: Optional[list[str]] = SetOpt) -> None
     import yaml
 
     from gansearch.config import fixed_params
-    from gansearch.data.locate import locate
+    from gansearch.data.locate import check_feature_net, locate
 
     cfg = _load(space, set_ or [])
     if cfg.task == "gan":  # a style space's images are checked by validation itself
         locate(cfg.data)
+        check_feature_net(cfg)  # distances need labels or Inception weights
     body = cfg.model_dump(mode="json", exclude={"space"})
     body["space"] = {k: (v.model_dump(exclude_none=True) if hasattr(v, "model_dump") else v) for k, v in cfg.space.items()}
     body["resolved_params"] = fixed_params(cfg.space)
@@ -58,10 +59,11 @@ def train(
     if seed is not None:
         overrides.append(f"train.seed={seed}")
     cfg = _load(space, overrides)
-    from gansearch.data.locate import locate
+    from gansearch.data.locate import check_feature_net, locate
 
     if cfg.task == "gan":
         locate(cfg.data)
+        check_feature_net(cfg)  # distances need labels or Inception weights
     from gansearch.cli.progress import run_with_progress
 
     summary = run_with_progress(cfg, out, quiet=quiet)
@@ -112,20 +114,25 @@ def run(
 
     Each trial trains on what Ray granted it: search.resources_per_trial.gpu is auto (one GPU per trial where the cluster has GPUs, else none), 0, 1, or a fraction (0.25 packs four trials on one card)."""
     cfg = _load(space, list(set_ or []))
-    from gansearch.search.study import run_study
+    study_dir = out or Path("studies") / (cfg.name or space.stem)
+    if dry_run:
+        from gansearch.search.study import run_study
+
+        checked = run_study(cfg, space, study_dir, num_trials=num_trials, address=address, tracking_uri=tracking_uri,
+                            resume=resume, dry_run=True, experiment=experiment, storage=storage, echo=typer.echo)
+        for line in checked["resources"]:
+            typer.echo(line)
+        typer.echo(f"ok: {space} would run {checked['num_trials']} trials into {checked['study_dir']} "
+                   f"(tracking {checked['tracking_uri']}, Optuna {checked['storage']}, Ray {checked['address'] or 'local'})")
+        return
+    from gansearch import api
     from gansearch.search.summary import print_report
 
-    study_dir = out or Path("studies") / (cfg.name or space.stem)
-    summary = run_study(cfg, space, study_dir, num_trials=num_trials, address=address,
-                        tracking_uri=tracking_uri, resume=resume, dry_run=dry_run, experiment=experiment,
-                        storage=storage, echo=typer.echo)
-    if dry_run:
-        for line in summary["resources"]:
-            typer.echo(line)
-        typer.echo(f"ok: {space} would run {summary['num_trials']} trials into {summary['study_dir']} "
-                   f"(tracking {summary['tracking_uri']}, Optuna {summary['storage']}, Ray {summary['address'] or 'local'})")
-        return
-    print_report(summary, study_dir.resolve(), echo=typer.echo)
+    study = api.run(space, study_dir, num_trials=num_trials, overrides=list(set_ or []), resume=resume,
+                    address=address, tracking_uri=tracking_uri, experiment=experiment, storage=storage,
+                    echo=typer.echo)
+    assert study.summary is not None
+    print_report(study.summary, study_dir.resolve(), echo=typer.echo)
 
 
 @app.command()

@@ -14,7 +14,7 @@ from gansearch.config.names import BALANCE, LOSSES, MODELS
 
 @dataclass(frozen=True)
 class HParam:
-    kind: str  # "float" | "int" | "choice"
+    kind: str  # "float" | "int" | "choice" | "bool" | "str" | "any"
     default: Any
     low: float | None = None  # inclusive
     high: float | None = None  # inclusive unless high_open
@@ -26,16 +26,31 @@ class HParam:
 
     def rule(self) -> str:
         if self.kind == "choice":
-            return "must be one of " + ", ".join(self.choices)
+            return "must be one of " + ", ".join(map(str, self.choices))
+        if self.kind == "bool":
+            return "must be true or false"
+        if self.kind == "str":
+            return "must be a string"
+        if self.kind == "any":
+            return "may be any value"
+        noun = "an integer" if self.kind == "int" else "a number"
+        if self.low is None and self.high is None:
+            return f"must be {noun}"
         lo = "(" if self.low_open else "["
         hi = ")" if self.high_open else "]"
         hi_v = "inf" if self.high is None else f"{self.high:g}"
-        noun = "an integer" if self.kind == "int" else "a number"
-        return f"must be {noun} in {lo}{self.low:g}, {hi_v}{hi}"
+        lo_v = "-inf" if self.low is None else f"{self.low:g}"
+        return f"must be {noun} in {lo}{lo_v}, {hi_v}{hi}"
 
     def check(self, value: Any) -> bool:
         if self.kind == "choice":
             return isinstance(value, str) and value in self.choices
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind == "str":
+            return isinstance(value, str)
+        if self.kind == "any":  # a plug-in's parameter without a default: the plug-in judges it
+            return True
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
         if self.kind == "int" and not (isinstance(value, int) or float(value).is_integer()):
@@ -82,6 +97,8 @@ HPARAMS: dict[str, HParam] = {
     "noise_anneal_steps": HParam(
         "int", 0, 0, 1e9, used_when=("balance", "instance_noise"), doc="steps to anneal noise to 0 (0: all)"
     ),
+    # Yazıcı et al. 2019: evaluations, grids, checkpoints' exports and `gansearch sample` use the average when on
+    "ema_decay": HParam("float", 0.0, 0.0, 1.0, high_open=True, doc="G's exponential moving average decay (0: off)"),
 }
 
 

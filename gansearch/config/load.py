@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 
 from gansearch.config import names
 from gansearch.config.schema import SECTIONS, Dist, SpaceFile
-from gansearch.config.space import check_space
+from gansearch.config.plugins import is_plugin
+from gansearch.config.space import check_space, searchable
 from gansearch.config.style import check_style
 from gansearch.errors import ConfigError, ConfigErrors
 
@@ -81,6 +82,8 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     parts = key.split(".")
     if len(parts) == 1:
         parts = ["space", parts[0]]
+    elif parts[0] == "space" and len(parts) > 2:  # space.model.g_width: the searched field model.g_width
+        parts = ["space", ".".join(parts[1:])]
     node = raw
     for part in parts[:-1]:
         nxt = node.get(part)
@@ -100,7 +103,15 @@ def validate(raw: dict[str, Any], where: str = "<space>") -> SpaceFile:
     except RecursionError:
         raise ConfigErrors([ConfigError("(top level)", "must not nest this deep", None, show_value=False)]) from None
     errors: dict[str, ConfigError] = {}
-    for err in check_sections(cfg) + check_style(cfg) + check_space(cfg.space, cfg.task):
+    errs = check_sections(cfg) + check_style(cfg)
+    if not any(e.path == "model.name" for e in errs):  # a plug-in's own parameters need it importable
+        try:
+            table = searchable(cfg)
+        except ConfigError as e:
+            errs.append(e)
+        else:
+            errs += check_space(cfg.space, cfg.task, table)
+    for err in errs:
         errors.setdefault(err.path, err)  # the first rule broken at a field is the one to fix
     if errors:
         raise ConfigErrors(list(errors.values()))
@@ -144,11 +155,13 @@ def check_sections(cfg: SpaceFile) -> list[ConfigError]:
     """Rules that span fields or need the name tables."""
     errs: list[ConfigError] = []
     d, m, t, ev = cfg.data, cfg.model, cfg.train, cfg.eval
-    if d.name not in names.DATASETS:
-        errs.append(ConfigError("data.name", "must be one of " + ", ".join(names.DATASETS), d.name))
-    if m.name not in names.MODELS:
-        errs.append(ConfigError("model.name", "must be one of " + ", ".join(names.MODELS), m.name))
-    is_image = d.name in names.IMAGE_DATASETS
+    if d.name not in names.DATASETS and not is_plugin(d.name):
+        errs.append(ConfigError("data.name", "must be one of " + ", ".join(names.DATASETS) + " or a plug-in's "
+                                "import path package.module:function", d.name))
+    if m.name not in names.MODELS and not is_plugin(m.name):
+        errs.append(ConfigError("model.name", "must be one of " + ", ".join(names.MODELS) + " or a plug-in's "
+                                "import path package.module:function", m.name))
+    is_image = names.is_image_data(d.name)  # a plug-in dataset (package.module:function) returns images
     if is_image and d.image_size not in names.IMAGE_SIZES:
         errs.append(ConfigError("data.image_size", "must be one of " + ", ".join(map(str, names.IMAGE_SIZES))
                                 + " for image datasets", d.image_size))

@@ -46,10 +46,11 @@ FEATURE_NET_HASH = "eval.feature_net_hash"  # sha256 (16 hex) of its weights
 FEATURE_NET_ACCURACY = "eval.feature_net_accuracy"  # the classifier's accuracy on held-out real images
 NUM_SAMPLES = "eval.num_samples"  # distinct generated samples scored
 FEATURE_NET_WARNING = "eval.feature_net_warning"  # set when the classifier is too weak to trust
+GENERATOR = "eval.generator"  # the G an evaluation sampled: "ema" (its moving average, ema_decay > 0) or "raw"
 # style transfer: the net the image is optimised against (eval.feature_net is the one that measures)
 OPTIMISED_NET = "style.feature_net"
 OPTIMISED_NET_HASH = "style.feature_net_hash"
-PROVENANCE = (FEATURE_NET, FEATURE_NET_HASH, FEATURE_NET_ACCURACY, NUM_SAMPLES, FEATURE_NET_WARNING,
+PROVENANCE = (FEATURE_NET, FEATURE_NET_HASH, FEATURE_NET_ACCURACY, NUM_SAMPLES, FEATURE_NET_WARNING, GENERATOR,
               OPTIMISED_NET, OPTIMISED_NET_HASH)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from gansearch.config.fields import FIXED
 from gansearch.config.hparams import HPARAMS, HParam
 from gansearch.config.schema import Dist
 from gansearch.config.style import STYLE_HPARAMS
@@ -15,12 +16,44 @@ Space = Mapping[str, "Dist | Any"]
 HPARAM_TABLES: dict[str, dict[str, HParam]] = {"gan": HPARAMS, "style_transfer": STYLE_HPARAMS}
 
 
-def check_space(space: Space, task: str = "gan") -> list[ConfigError]:
+def plugin_hparams(path: str) -> dict[str, Any]:
+    """A plug-in model's own searchable parameters (config.hparams.HParam by name): its keyword parameters
+    after `shape`, except the model section's fields it takes from there (MODEL_FIELDS)."""
+    from gansearch.config.plugins import MODEL_FIELDS, REQUIRED, keyword_params, resolve
+
+    out = {}
+    for name, default in keyword_params(resolve(path, "model.name")).items():
+        if name in MODEL_FIELDS or name == "gradient_penalty":
+            continue
+        kind = ("bool" if isinstance(default, bool) else "int" if isinstance(default, int) else
+                "float" if isinstance(default, float) else "str" if isinstance(default, str) else "any")
+        out[name] = HParam(kind, None if default is REQUIRED else default, doc=f"{path}'s parameter {name}")
+    return out
+
+
+def searchable(cfg: Any) -> dict[str, HParam]:
+    """Every name a space may set: the task's hyperparameters; for GANs also each scalar field of `model`
+    and `train` by its dotted name (config.fields) and a plug-in model's own keyword parameters."""
+    from gansearch.config.fields import field_hparams
+    from gansearch.config.plugins import is_plugin
+
+    table = dict(HPARAM_TABLES[cfg.task])
+    if cfg.task == "gan":
+        table.update(field_hparams(cfg))
+        if is_plugin(cfg.model.name):
+            table.update({k: v for k, v in plugin_hparams(cfg.model.name).items() if k not in table})
+    return table
+
+
+def check_space(space: Space, task: str = "gan", table: Mapping[str, HParam] | None = None) -> list[ConfigError]:
     errs: list[ConfigError] = []
-    table = HPARAM_TABLES[task]
+    table = HPARAM_TABLES[task] if table is None else table
     for name, entry in space.items():
         where = f"space.{name}"
         hp = table.get(name)
+        if hp is None and name in FIXED:
+            errs.append(ConfigError(where, f"must not be searched ({FIXED[name]})", name))
+            continue
         if hp is None:
             kind = "" if task == "gan" else f" of task {task}"
             errs.append(ConfigError(where, f"must be a known hyperparameter{kind} (" + ", ".join(table) + ")", name))
@@ -52,8 +85,8 @@ def _check_dist(where: str, hp: HParam, d: Dist) -> list[ConfigError]:
         if d.default is not None and d.default not in d.choices:
             errs.append(ConfigError(f"{where}.default", "must be one of the choices", d.default))
         return errs
-    if hp.kind == "choice":
-        return [ConfigError(f"{where}.type", "must be categorical for a named choice", d.type)]
+    if hp.kind in ("choice", "bool", "str"):
+        return [ConfigError(f"{where}.type", f"must be categorical for a {'named choice' if hp.kind == 'choice' else hp.kind}", d.type)]
     if d.choices is not None:
         errs.append(ConfigError(f"{where}.choices", f"must not be set for type {d.type}", d.choices))
     if d.low is None or d.high is None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gansearch.data.locate import check_name, locate
+from gansearch.data.locate import check_feature_net, check_name, locate
 
 if TYPE_CHECKING:  # pragma: no cover
     from gansearch.data.dataset import Dataset
     from gansearch.data.registry import DATASETS, load_dataset
 
-__all__ = ["DATASETS", "Dataset", "check_name", "load_dataset", "locate"]
+__all__ = ["DATASETS", "Dataset", "check_feature_net", "check_name", "load_dataset", "locate"]
 
 _LAZY = {"DATASETS": "gansearch.data.registry", "load_dataset": "gansearch.data.registry",
          "Dataset": "gansearch.data.dataset"}

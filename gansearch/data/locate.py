@@ -1,13 +1,18 @@
 """Find a dataset's files without importing torch, so `gansearch validate` can check data in a second.
 
-Every miss raises DataNotFoundError naming each place looked at and how to get the files.
+Every miss raises DataNotFoundError naming each place looked at and how to get the files. A plug-in
+dataset (`data.name: package.module:function`, `data/plugin.py`) is imported instead, which runs the
+user's module (usually importing torch). `check_feature_net` holds the rule that image data feeds the
+feature net its distances need.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from gansearch.config.names import DATASETS
+from gansearch.config.names import DATASETS, POINT_DATASETS, feature_net_rule
+from gansearch.config.plugins import is_plugin
 from gansearch.config.schema import DataConfig
 from gansearch.errors import ConfigError, DataNotFoundError
 
@@ -45,15 +50,21 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".t
 
 
 def check_name(name: str) -> None:
-    """Unknown dataset names fail with the list of valid ones (optuna style)."""
-    if name not in DATASETS:
-        raise ConfigError("data.name", f"unknown dataset; valid names: {', '.join(DATASETS)}", name)
+    """Unknown dataset names fail with the list of valid ones (optuna style); an import path passes."""
+    if name not in DATASETS and not is_plugin(name):
+        raise ConfigError("data.name", f"unknown dataset; valid names: {', '.join(DATASETS)}, or a plug-in's "
+                          "import path package.module:function", name)
 
 
 def locate(cfg: DataConfig) -> None:
-    """Raise DataNotFoundError unless the files `load_dataset(cfg)` needs are present."""
+    """Raise DataNotFoundError unless the files `load_dataset(cfg)` needs are present; a plug-in must
+    import and take the parameters gansearch gives (ConfigError), but is not called here."""
     check_name(cfg.name)
-    if cfg.name in ("mnist", "fashion-mnist"):
+    if is_plugin(cfg.name):
+        from gansearch.data.plugin import check_callable
+
+        check_callable(cfg)
+    elif cfg.name in ("mnist", "fashion-mnist"):
         idx_files(cfg)
     elif cfg.name == "cifar10":
         cifar_dir(cfg)
@@ -121,3 +132,45 @@ def image_folder_root(cfg: DataConfig) -> Path:
             if any(f.suffix.lower() in IMAGE_EXTENSIONS for f in sub.rglob("*") if f.is_file()):
                 return root
     raise _missing(cfg, [f"{root} (expects {root}/<class>/<image>{'|'.join(IMAGE_EXTENSIONS)})"])
+
+
+def image_folder_classes(root: Path) -> list[str]:
+    """The class sub-folders of an image folder that hold at least one image (names, sorted)."""
+    return [sub.name for sub in sorted(p for p in root.iterdir() if p.is_dir())
+            if any(f.suffix.lower() in IMAGE_EXTENSIONS for f in sub.rglob("*") if f.is_file())]
+
+
+def check_feature_net(cfg: Any) -> None:
+    """Image data must feed the feature net its distances (FD/KD) need: labels of 2 or more classes for
+    the dataset's classifier (eval.feature_net classifier, or auto without eval.inception_weights), else
+    Inception weights. One ConfigError line at eval.feature_net otherwise, before anything trains.
+
+    `cfg` is a SpaceFile (data and eval sections). Call it after `locate(cfg.data)`, for task gan only (a
+    style space has no dataset); 2-D points need no feature net (they are scored by mode coverage).
+    Built-in labelled sets pass at once; an image folder's class sub-folders are counted (no torch); a
+    plug-in is called and its item 0 checked (`plugin.probe`, which also reports a broken plug-in), even
+    when Inception measures it."""
+    if getattr(cfg, "task", "gan") != "gan":
+        return
+    d, ev = cfg.data, cfg.eval
+    if d.name in POINT_DATASETS:
+        return
+    needs_labels = ev.feature_net == "classifier" or (ev.feature_net == "auto" and ev.inception_weights is None)
+    has: str | None = None
+    if is_plugin(d.name):
+        from gansearch.data.plugin import probe
+
+        item = probe(d)
+        if not item.labelled:
+            has = (f"the plug-in data.name {d.name} has no labels (its items are images of shape "
+                   f"{tuple(item.shape)}, not (image, label) pairs)")
+    elif d.name == "image-folder" and needs_labels:
+        root = image_folder_root(d)
+        classes = image_folder_classes(root)
+        if len(classes) < 2:
+            shown = ", ".join(classes[:3])
+            has = (f"the image folder {root} has {len(classes)} class sub-folder{'s' if len(classes) != 1 else ''}"
+                   f" with images ({shown}): a class is a sub-folder, and a classifier needs 2 or more")
+    if needs_labels and has is not None:
+        raise ConfigError("eval.feature_net", feature_net_rule(ev.feature_net, has), ev.feature_net,
+                          show_value=False)

@@ -25,6 +25,15 @@ def _schedule(schedule: list[dict[str, Any]] | None) -> list[str]:
     return out
 
 
+def _generator(config: Mapping[str, Any]) -> list[str]:
+    """Which weights these are, when they are not G's own: the moving average the trial evaluated."""
+    if config.get("generator") != "ema":
+        return []
+    decay = config["params"].get("ema_decay")
+    return [f"The weights are G's exponential moving average (`ema_decay` {_fmt(decay)}), the generator every "
+            "evaluation of the trial sampled; the raw G stays in the training checkpoint."]
+
+
 def render(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
     sf = config["space_file"]
     ma = config["model_args"]
@@ -41,6 +50,7 @@ def render(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
         f"{_fmt(metrics['rank_value'])}.",
         "It maps a latent z ~ N(0, I) of size "
         f"{ma['z_dim']} to {'a 2D point' if len(ma['data_shape']) == 1 else 'an image in [-1, 1], NCHW'}.",
+        *_generator(config),
         "",
         "## Data",
         f"- dataset `{data['name']}`, image_size {data.get('image_size')}, max_samples {data.get('max_samples')}",

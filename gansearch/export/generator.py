@@ -59,14 +59,16 @@ def modes_of(space_file: Mapping[str, Any]) -> list[list[float]] | None:
     return MIXTURES[name][0].tolist() if name in MIXTURES else None
 
 
-def build(space_file: Mapping[str, Any], shape: tuple[int, ...], state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
-    """G for `shape` with `state` loaded strictly, in eval mode on the CPU."""
+def build(space_file: Mapping[str, Any], shape: tuple[int, ...], state: Mapping[str, torch.Tensor],
+          params: Mapping[str, Any] | None = None) -> torch.nn.Module:
+    """G for `shape` with `state` loaded strictly, in eval mode on the CPU (`params`: the trial's, which a
+    plug-in model takes its own parameters from; a plug-in that can't be imported here is one line)."""
     from gansearch.config import SpaceFile
     from gansearch.trainer.models import build_models
 
     cfg = SpaceFile.model_validate(dict(space_file))
     with torch.random.fork_rng(devices=[]):  # building D and the init draw from the global RNG
-        g, _ = build_models(cfg.model, tuple(shape))
+        g, _ = build_models(cfg.model, tuple(shape), params=params)
     g.load_state_dict(dict(state), strict=True)
     return g.eval()
 
@@ -77,7 +79,7 @@ def load(folder: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
 
     config = json.loads((folder / CONFIG).read_text())
     state = load_file(str(folder / WEIGHTS), device="cpu")
-    return build(config["space_file"], tuple(config["model_args"]["data_shape"]), state), config
+    return build(config["space_file"], tuple(config["model_args"]["data_shape"]), state, config.get("params")), config
 
 
 @contextlib.contextmanager

@@ -2,7 +2,8 @@
 
 Input is a trainer checkpoint (it carries the space file, the params, the data shape, G's weights and the
 step) and what the tracking store recorded about the trial; the folder then describes itself, with no
-pickle in it.
+pickle in it. A run that kept G's moving average (ema_decay > 0) evaluated that average, so that is what
+the export ships (config.json `generator`: "ema"; "raw" otherwise).
 """
 
 from __future__ import annotations
@@ -35,14 +36,16 @@ def export_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any],
     state = checkpoint.load(checkpoint_path)
     space_file, params = checkpoint.config_of(state)
     step = int(state["step"])
-    g_state = {k: v.detach().cpu().contiguous() for k, v in state["g"].items()}
+    kind = "ema" if "g_ema" in state else "raw"  # the G the trial's evaluations sampled
+    g_state = {k: v.detach().cpu().contiguous() for k, v in state["g_ema" if kind == "ema" else "g"].items()}
     shape = generator.data_shape(space_file, g_state, checkpoint.data_shape_of(state))
-    g = generator.build(space_file, shape, g_state)  # strict load: proves the recorded shape rebuilds G
+    g = generator.build(space_file, shape, g_state, params)  # strict load: proves the recorded shape rebuilds G
     model = space_file["model"]
     config = {
         "format": FORMAT,
         "space_file": space_file,
         "params": params,
+        "generator": kind,
         "model_args": {
             "model_name": resolved_model(model["name"], shape),
             "z_dim": int(model["z_dim"]),
@@ -59,7 +62,8 @@ def export_trial(checkpoint_path: Path, folder: Path, info: Mapping[str, Any],
     metrics = trial_metrics(info, step, train_seed, {"sample_seed": generator.sample_seed(train_seed)})
     folder.mkdir(parents=True, exist_ok=True)
     meta = {"format": "pt", "gansearch_version": gansearch.__version__, "trial_key": str(info["trial_key"]),
-            "step": str(step), "z_dim": str(config["model_args"]["z_dim"]), "data_shape": json.dumps(list(shape))}
+            "step": str(step), "z_dim": str(config["model_args"]["z_dim"]), "data_shape": json.dumps(list(shape)),
+            "generator": kind}
     save_file(g_state, str(folder / generator.WEIGHTS), metadata=meta)
     (folder / generator.CONFIG).write_text(json.dumps(config, indent=2))
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -74,7 +74,7 @@ def sample_export(export_dir: Path, n: int, out: str | Path, seed: int | None = 
                  z=fixed_latents(n, z_dim, used, pool=generator.eval_pool(space_file)).numpy(),
                  seed=np.int64(used), trial_key=str(entry.get("trial_key")))
     return {"folder": str(folder), "trial_key": entry.get("trial_key"), "seed": used, "n": n, "format": kind,
-            "path": str(out)}
+            "path": str(out), "generator": config.get("generator", "raw")}
 
 
 def save_pngs(samples: Any, folder: Path) -> None:

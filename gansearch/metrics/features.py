@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from gansearch.config.names import feature_net_rule
 from gansearch.errors import ConfigError, GansearchError
 from gansearch.metrics.classifier import (
     CLASSIFIER_ARCH, LOW_ACCURACY, MAX_SIDE, RECIPE, ClassifierNet, SmallCNN, accuracy, classifier_for,
@@ -61,4 +62,8 @@ def feature_net_for(dataset: Any, feature_net: str = "auto", inception_weights: 
                 f"pt_inception-2015-12-05-6726825d.pth, or put that file in {cache_dir / 'inception'}/ "
                 "(it can't be downloaded at run time)")
         return InceptionNet(path, device)
+    classes = dataset.num_classes if dataset.train_labels is not None else None
+    if not classes or classes < 2:  # the rule `data.locate.check_feature_net` checks before a run, here as a run starts
+        has = f"dataset {dataset.name} has {'no labels' if not classes else 'labels of 1 class'}"
+        raise ConfigError("eval.feature_net", feature_net_rule(feature_net, has), feature_net, show_value=False)
     return classifier_for(dataset, device, cache_dir)

@@ -25,6 +25,22 @@ from gansearch.search.private_api import searcher_study, searcher_trial
 log = logging.getLogger(__name__)
 
 
+def make_searcher(cfg: Any, plan: Any, storage: Any, study_name: str, seed: int) -> StudySearch:
+    """The study's searcher: the space as one define-by-run function, `search.sampler` (plan.SAMPLERS)
+    seeded with `seed`, the study in `storage` under `study_name`."""
+    from gansearch.search.plan import SAMPLERS
+    from gansearch.search.space import define_by_run
+
+    metrics = [m for m, _ in plan.objectives]
+    modes = [m for _, m in plan.objectives]
+    return StudySearch(
+        space=define_by_run(cfg.space),
+        metric=metrics if plan.multi else plan.metric, mode=modes if plan.multi else plan.mode,
+        sampler=SAMPLERS[cfg.search.sampler](seed, len(metrics), plan.num_trials),
+        study_name=study_name, storage=storage, max_step=cfg.train.steps,
+    )
+
+
 class StudySearch(OptunaSearch):
     def __init__(self, *args: Any, max_step: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -25,7 +25,7 @@ from typing import Any, Callable
 from gansearch.config import SpaceFile, layout
 from gansearch.errors import ConfigError
 from gansearch.search import devices, folder, journal
-from gansearch.search.plan import SAMPLERS, Plan, make_plan
+from gansearch.search.plan import Plan, make_plan
 from gansearch.search.schedulers import POPULATION_SCHEDULERS
 from gansearch.tracking import conventions as cv
 
@@ -42,7 +42,28 @@ def study_env() -> dict[str, str]:
     return {k: os.environ[k] for k in ENV}
 
 
-def _start_ray(address: str | None, env: dict[str, str]) -> bool:
+def _check_plugin_model(cfg: SpaceFile) -> tuple[int, ...] | None:
+    """A plug-in model's data shape after building it and running a batch in this process; None otherwise."""
+    from gansearch.config.plugins import is_plugin
+
+    if cfg.task != "gan" or not is_plugin(cfg.model.name):
+        return None
+    from gansearch.search import plugin_check
+
+    shape = plugin_check.data_shape(cfg)
+    plugin_check.check_model(cfg, shape)
+    return shape
+
+
+def _ship(cfg: SpaceFile) -> list[str]:
+    """Plug-ins that are not installed, for Ray's runtime_env `py_modules` (each worker node gets a copy)."""
+    from gansearch.config.plugins import is_plugin, ship_path
+
+    names = [n for n in (cfg.model.name, cfg.data.name) if cfg.task == "gan" and is_plugin(n)]
+    return sorted({p for p in (ship_path(n) for n in names) if p is not None})
+
+
+def _start_ray(address: str | None, env: dict[str, str], py_modules: list[str] | None = None) -> bool:
     """Join `address`, or start a fresh local Ray: never `ray.init()` with no address, which would join
     whatever RAY_ADDRESS or the last `ray start` on this machine points at, skipping the cluster checks."""
     import ray
@@ -52,7 +73,9 @@ def _start_ray(address: str | None, env: dict[str, str]) -> bool:
     if ray.is_initialized():
         return False
     passed = ("GANSEARCH_CACHE_DIR", "GANSEARCH_FAULT", STANDIN_ENV)  # the feature cache; fault injection; tests
-    runtime_env = {"env_vars": {**env, **{k: os.environ[k] for k in passed if k in os.environ}}}
+    runtime_env: dict[str, Any] = {"env_vars": {**env, **{k: os.environ[k] for k in passed if k in os.environ}}}
+    if py_modules:
+        runtime_env["py_modules"] = py_modules
     if address:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
     else:
@@ -77,11 +100,13 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
     env = study_env()
     study_dir = Path(study_dir).resolve()
-    from gansearch.data.locate import locate
+    from gansearch.data.locate import check_feature_net, locate
     from gansearch.search import preflight
 
     if cfg.task == "gan":  # a style space's images were checked with the space file
         locate(cfg.data)
+        check_feature_net(cfg)  # distances need labels or Inception weights
+    shape = _check_plugin_model(cfg)  # built and run on one batch here, before Ray starts
     journal.check_url(storage)
     if experiment is not None and not experiment.strip():
         raise ConfigError("--experiment", "must be a non-empty name", experiment)
@@ -138,8 +163,12 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     reruns = cfg.search.rerun_top_k is not None
     top_seeds = None
     if remaining > 0 or reruns:
-        started = _start_ray(address, env)
+        started = _start_ray(address, env, _ship(cfg))
         try:
+            if shape is not None:  # and on every node, where it may not import
+                from gansearch.search import plugin_check
+
+                plugin_check.check_on_nodes(cfg, shape, plugin_check.import_roots(cfg))
             cfg = devices.decide(cfg, address, meta, echo)
             (study_dir / layout.STUDY_JSON).write_text(json.dumps(meta, indent=2))
             if cfg.search.resources_per_trial.gpu > 0:  # every node that advertises GPUs must be able to use them
@@ -227,19 +256,15 @@ def _tune(cfg: SpaceFile, plan: Plan, study_dir: Path, storage: Any, study_name:
 
     from gansearch.search import tuner
     from gansearch.search.progress import StudyCallback
+    from gansearch.search.private_api import searcher_study
     from gansearch.search.schedulers import SCHEDULERS
-    from gansearch.search.searcher import StudySearch
-    from gansearch.search.space import define_by_run
+    from gansearch.search.searcher import make_searcher
+    from gansearch.tracking import runs
 
     s = cfg.search
-    metrics = [m for m, _ in plan.objectives]
-    modes = [m for _, m in plan.objectives]
-    searcher = StudySearch(
-        space=define_by_run(cfg.space),
-        metric=metrics if plan.multi else plan.metric, mode=modes if plan.multi else plan.mode,
-        sampler=SAMPLERS[s.sampler](seed, len(metrics), plan.num_trials),
-        study_name=study_name, storage=storage, max_step=cfg.train.steps,
-    )
+    searcher = make_searcher(cfg, plan, storage, study_name, seed)
+    # the sampler Optuna really uses, read back from the study (a test checks each name reaches it)
+    runs.client(uri).set_tag(parent, "optuna.sampler", type(searcher_study(searcher).sampler).__name__)
     callback = StudyCallback(total=plan.num_trials, done_before=done, max_step=cfg.train.steps, study=study_dir.name, study_dir=str(study_dir),
                              metric=plan.metric, mode=plan.mode, tracking_uri=uri, experiment_id=exp_id,
                              parent_run_id=parent)

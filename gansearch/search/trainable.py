@@ -33,6 +33,7 @@ class TrialContext:
     experiment_id: str
     parent_run_id: str
     objectives: tuple[tuple[str, str], ...]
+    import_roots: tuple[str, ...] = ()  # folders holding the study's plug-ins, for sys.path (plugin_check)
 
 
 def tune_metrics(record: dict[str, Any], objectives: tuple[tuple[str, str], ...]) -> dict[str, Any]:
@@ -98,6 +99,9 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     from gansearch.trainer import checkpoint as ckpt_mod
 
     key, params = split_config(config)
+    for root in ctx.import_roots:  # a plug-in not installed on this node, where the study folder's mount has it
+        if root not in sys.path:
+            sys.path.insert(0, root)
     cfg = SpaceFile.model_validate_json(ctx.cfg_json)
     # the device Ray granted this trial, never "CUDA when present" (gansearch.search.devices)
     where = devices.placement(float(cfg.search.resources_per_trial.gpu), cfg.train.device)

@@ -17,7 +17,10 @@ def trial_context(cfg: SpaceFile, plan: Plan, study_dir: Path, uri: str, exp_id:
 
     threads = cfg.train.threads or max(1, int(cfg.search.resources_per_trial.cpu))
     trial_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"threads": threads})})
-    return TrialContext(trial_cfg.model_dump_json(), str(study_dir), uri, exp_id, parent, plan.objectives)
+    from gansearch.search.plugin_check import import_roots
+
+    return TrialContext(trial_cfg.model_dump_json(), str(study_dir), uri, exp_id, parent, plan.objectives,
+                        tuple(import_roots(cfg)))
 
 
 def max_concurrent(cfg: SpaceFile, resources: dict[str, float] | None = None) -> int:

@@ -41,6 +41,16 @@ def signature(z_dim: int, data_shape: list[int]) -> Any:
                           outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *data_shape))]))
 
 
+def plugin_code(config: dict[str, Any]) -> list[str]:
+    """The folder of a plug-in model's package (config.json records its import path), when it is not
+    installed: the pyfunc bundles it, so serving needs no copy of the plug-in."""
+    from gansearch.config.plugins import is_plugin, ship_path
+
+    name = config["space_file"]["model"]["name"]
+    path = ship_path(name) if is_plugin(name) else None
+    return [path] if path else []
+
+
 def register_generator(uri: str, experiment_id: str, folder: Path, name: str) -> dict[str, Any]:
     """Log the exported trial `folder` as a pyfunc in a new run of the study's experiment and register it
     under `name`; returns {name, version, model_uri, run_id}."""
@@ -66,6 +76,7 @@ def register_generator(uri: str, experiment_id: str, folder: Path, name: str) ->
                     artifacts={"weights": str(folder / "generator.safetensors"), "config": str(folder / "config.json")},
                     signature=signature(int(ma["z_dim"]), list(ma["data_shape"])),
                     pip_requirements=pip_requirements(),
+                    code_paths=plugin_code(config) or None,  # a plug-in model's package travels with it
                     registered_model_name=name,
                 )
         version = info.registered_model_version

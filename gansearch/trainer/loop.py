@@ -15,12 +15,16 @@ from typing import Any, Callable, Mapping
 import torch
 
 from gansearch.config import SpaceFile, fixed_params, full_params
-from gansearch.config.metrics import evaluation_metrics
+from gansearch.config.fields import with_fields
+from gansearch.config.plugins import is_plugin
+from gansearch.config.metrics import GENERATOR, evaluation_metrics
 from gansearch.trainer import checkpoint
 from gansearch.trainer.balance import get_balance
+from gansearch.trainer.ema import GeneratorEMA
 from gansearch.trainer.grids import (fixed_latents, generate, generate_scales, latent_stream, pool_size, sample_seed,
                                      tensor_stream)
 from gansearch.trainer.losses import get_loss
+from gansearch.trainer.effective import effective_params
 from gansearch.trainer.models import build_models, d_norm, model_name, real_input, set_growth
 from gansearch.trainer.models.progressive import growth
 from gansearch.trainer.models.scales import resolutions
@@ -53,6 +57,7 @@ def adam(model: torch.nn.Module, lr: float, betas: tuple[float, float], weight_d
 
 class Trainer:
     def __init__(self, cfg: SpaceFile, out_dir: Path, params: dict[str, Any]) -> None:
+        cfg = with_fields(cfg, params)  # searched `model.*`/`train.*` fields: the checkpoint's config says what trained
         self.hp = full_params(params)
         if self.hp["model"] != "auto":  # a searched architecture: the checkpoint's config names what was built
             cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"name": self.hp["model"]})})
@@ -70,13 +75,17 @@ class Trainer:
             self.setup.score_scales(tuple(resolutions(cfg.data.image_size)[:-1]))
         torch.manual_seed(t.seed)  # after the setup, so a feature-net cache miss can't change the init
         self.loss = get_loss(self.hp["loss"])
-        self.g, self.d = build_models(cfg.model, self.data.shape, self.loss.gradient_penalty)
+        self.g, self.d = build_models(cfg.model, self.data.shape, self.loss.gradient_penalty, self.hp)
         self.levels = len(resolutions(cfg.data.image_size)) if self.model == "progressive" else 0
-        self.d_norm = d_norm(cfg.model, self.loss.gradient_penalty) if len(self.data.shape) == 3 else "none"
+        self.d_norm = ("the plug-in's own" if is_plugin(cfg.model.name) else
+                       d_norm(cfg.model, self.loss.gradient_penalty) if len(self.data.shape) == 3 else "none")
         self.channels_last = t.channels_last and len(self.data.shape) == 3
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.g.to(self.device, memory_format=fmt)
         self.d.to(self.device, memory_format=fmt)
+        # G's moving average (ema_decay > 0): what evaluations and grids sample, checkpoints carry and exports ship
+        decay = float(self.hp["ema_decay"])
+        self.ema = GeneratorEMA(self.g, decay) if decay > 0 else None
         self.balance = get_balance(self.hp, t.steps)
         lr_g, lr_d = self.balance.learning_rates()
         self.lr_g, self.lr_d = lr_g, lr_d
@@ -107,10 +116,27 @@ class Trainer:
         )
         floor = None if self.loss.d_floor is None else self.loss.d_floor(self.balance.real_target)
         self.records = Records(self.out, cfg.eval, evaluation_metrics(cfg, best=False), d_floor=floor)
+        # how every evaluation's numbers were made: the feature net (setup) and the G that was sampled
+        self.provenance: dict[str, Any] = {**self.setup.provenance, GENERATOR: "raw" if self.ema is None else "ema"}
         self.pool = pool_size(cfg.eval.num_samples, cfg.eval.grid)
         self.last_d: float | None = None  # D's last loss, read only by strategies that need it (skip_d)
         self.start_step: int | None = None  # the checkpoint's step once restored (None: a fresh run)
         self.lineage: list[dict[str, Any]] = []  # PBT: each time this run took another member's weights
+
+    @property
+    def g_ema(self) -> torch.nn.Module | None:
+        """G's moving average, None when ema_decay is 0."""
+        return None if self.ema is None else self.ema.model
+
+    @property
+    def ema_decay(self) -> float:
+        """The decay the average is updated with, 0 when there is none (run.json's `effective` reads it)."""
+        return 0.0 if self.ema is None else self.ema.decay
+
+    @property
+    def eval_g(self) -> torch.nn.Module:
+        """The G that evaluations and sample grids sample: the moving average when on, else G itself."""
+        return self.g if self.ema is None else self.ema.model
 
     def _sample_real(self, n: int) -> Any:
         """Real images as D takes them: the data's size (DCGAN), a pyramid (MSG-GAN), the current level."""
@@ -118,10 +144,11 @@ class Trainer:
         return real_input(self.d)(x.contiguous(memory_format=torch.channels_last) if self.channels_last else x)
 
     def grow(self, step: int) -> None:
-        """Progressive growing: set G's and D's level and fade-in for the iteration after `step` steps."""
+        """Progressive growing: set G's, D's (and G's average's) level and fade-in for the iteration after
+        `step` steps."""
         if self.levels:
             level, alpha = growth(step, self.levels, int(self.hp["steps_per_resolution"]), float(self.hp["fade_in"]))
-            set_growth((self.g, self.d), level, alpha)
+            set_growth((self.g, self.d) if self.ema is None else (self.g, self.d, self.ema.model), level, alpha)
 
     # ---- the run -------------------------------------------------------------------------------
     def run(self, report: Report | None = None, progress: Progress | None = None) -> dict[str, Any]:
@@ -160,6 +187,8 @@ class Trainer:
         while step < t.steps and self.records.status == "running":
             self.grow(step)
             loss_d, loss_g = self.step_fn(step, self.last_d)
+            if self.ema is not None:  # G stepped exactly once in step_fn: one step of its average
+                self.ema.update()
             if self.records.warmup_time is None:
                 float(loss_g)  # the first iteration done, compilation included (a GPU runs ahead otherwise)
                 self.records.warmup_time = time.perf_counter() - clock
@@ -196,17 +225,17 @@ class Trainer:
         if diverged:
             metrics = self.setup.worst_case()
         elif self.setup.scale_evaluators:  # every scale of the same latents, from one pass of G
-            *lower, full = generate_scales(self.g, self._latents(self.pool), self.autocast)
+            *lower, full = generate_scales(self.eval_g, self._latents(self.pool), self.autocast)
             metrics = self.setup.evaluate(tensor_stream(full))
             metrics.update(self.setup.evaluate_scales({x.shape[-1]: tensor_stream(x) for x in lower}))
             n = self.cfg.eval.grid
             grid = self.records.save_grid(step, full[:n], self.data)
             scale_grids = [self.records.save_grid(step, x[:n], self.data, scale=x.shape[-1]) for x in lower]
         else:
-            metrics = self.setup.evaluate(latent_stream(self.g, self._latents(self.pool), self.autocast))
+            metrics = self.setup.evaluate(latent_stream(self.eval_g, self._latents(self.pool), self.autocast))
             grid = self.records.save_grid(step, self._sample(self.cfg.eval.grid), self.data)
         self.records.eval_time += time.perf_counter() - t0
-        record = self.records.add_eval(step, metrics, self.setup.provenance, grid, scale_grids)
+        record = self.records.add_eval(step, metrics, self.provenance, grid, scale_grids)
         if report is not None:
             report(record, self.out / checkpoint.FILENAME if (self.out / checkpoint.FILENAME).exists() else None)
 
@@ -217,8 +246,9 @@ class Trainer:
         return z.to(self.device)
 
     def _sample(self, n: int) -> torch.Tensor:
-        """G in eval mode on the first n evaluation latents: each image depends on its z alone."""
-        return generate(self.g, self._latents(n), self.autocast)
+        """G (its moving average when on) in eval mode on the first n evaluation latents: each image depends
+        on its z alone."""
+        return generate(self.eval_g, self._latents(n), self.autocast)
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self, step: int, path: Path | None = None) -> Path:
@@ -230,6 +260,7 @@ class Trainer:
             "params": json.dumps(self.params),
             "data_shape": [int(s) for s in self.data.shape],  # what G was built for: the export rebuilds it
             "g": self.g.state_dict(),
+            **({} if self.ema is None else {"g_ema": self.ema.model.state_dict()}),
             "d": self.d.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
@@ -253,6 +284,8 @@ class Trainer:
 
     def _load_models(self, state: dict[str, Any]) -> None:
         self.g.load_state_dict(state["g"])
+        if self.ema is not None:  # a state without one (PBT: a donor that averaged nothing) starts it from its G
+            self.ema.model.load_state_dict(state.get("g_ema", state["g"]))
         self.d.load_state_dict(state["d"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -294,6 +327,7 @@ class Trainer:
     def _meta(self) -> dict[str, Any]:
         return {
             "params": self.params,
+            "effective": effective_params(self),  # each value as the live objects hold it (trainer.effective)
             "model": self.model,
             "lr_g_effective": self.lr_g,
             "lr_d_effective": self.lr_d,
@@ -306,5 +340,5 @@ class Trainer:
             "dataset_fingerprint": self.data.fingerprint,
             "num_params_g": sum(p.numel() for p in self.g.parameters()),
             "num_params_d": sum(p.numel() for p in self.d.parameters()),
-            **self.setup.provenance,
+            **self.provenance,
         }

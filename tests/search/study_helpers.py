@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = Path(__file__).resolve().parent / "tiny.yaml"
 TINY: list[str] = []
@@ -90,6 +92,22 @@ def optuna_trials(study_dir: Path) -> list[Any]:
 
     storage = JournalStorage(JournalFileBackend(str(study_dir / "optuna.journal")))
     return optuna.load_study(study_name="gansearch", storage=storage).get_trials(deepcopy=False)
+
+
+def assert_trained_with(trial_dir: Path, suggested: dict[str, Any]) -> None:
+    """Every name Optuna suggested for this trial reached the trainer's live objects: run.json's
+    `effective` (gansearch.trainer.effective: optimizers, loss and balance objects, the batch drawn, the
+    plug-in's call) holds the same value."""
+    effective = json.loads((trial_dir / "run.json").read_text())["effective"]
+    for name, value in suggested.items():
+        if name == "lr_d" and suggested.get("balance") == "ttur":
+            continue  # a space without `when` on lr_d samples it under ttur, where D's rate is ttur_ratio * lr_g
+        assert name in effective, (trial_dir.name, name, sorted(effective))
+        got = effective[name]
+        if isinstance(value, float) or isinstance(got, float):
+            assert float(got) == pytest.approx(float(value), rel=1e-9), (trial_dir.name, name, got, value)
+        else:
+            assert got == value, (trial_dir.name, name, got, value)
 
 
 def jsonl(path: Path) -> list[dict]:

@@ -150,6 +150,23 @@ def test_concurrency_counts_gpus_as_well_as_cpus() -> None:
     assert max_concurrent(cfg, {"CPU": 64.0, "GPU": 1.0}) == 10  # 1 / 0.1 is 9.999... in floats
 
 
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_each_sampler_name_reaches_optuna(name: str, tmp_path: Path) -> None:
+    """The study's searcher (what `_tune` builds) samples with the sampler `search.sampler` names, read
+    back from the Optuna study it created: a sampler silently left at its default would fail here."""
+    import optuna
+
+    from gansearch.search.private_api import searcher_study
+    from gansearch.search.searcher import make_searcher
+
+    expected = {"tpe": "TPESampler", "random": "RandomSampler", "qmc": "QMCSampler", "cmaes": "CmaEsSampler",
+                "gp": "GPSampler", "nsga2": "NSGAIISampler"}
+    cfg = load(DIGITS, [f"search.sampler={name}", "search.scheduler=none"])
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "j")))
+    searcher = make_searcher(cfg, make_plan(cfg), storage, "gansearch", seed=3)
+    assert type(searcher_study(searcher).sampler).__name__ == expected[name]
+
+
 def test_gpu_auto_and_train_device_follow_the_grant() -> None:
     """`auto` is one GPU per trial where the cluster has GPUs; a train.device that contradicts the grant,
     or a GPU request a local Ray can never grant, is one line naming the field."""

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from gansearch.config import applies, load
-from study_helpers import DIGITS, SMALL_SPACE, TINY, child_runs, jsonl, optuna_trials
+from study_helpers import DIGITS, SMALL_SPACE, TINY, assert_trained_with, child_runs, jsonl, optuna_trials
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +58,8 @@ def _check_study(cfg, out: Path, summary: dict, uri: str, metric: str, mode: str
             assert (name in r.data.params) == active
             branches[name].add(active)
         assert r.data.tags["loss"] == expected["loss"] and r.data.tags["strategy"] == expected["balance"]
+        # every value Optuna suggested is what the live training objects held (run.json `effective`)
+        assert_trained_with(out / "trials" / key, t.params)
         # metric history with steps == the trainer's records
         recs = jsonl(out / "trials" / key / "metrics.jsonl")
         hist = sorted(c.get_metric_history(r.info.run_id, metric), key=lambda m: m.step)

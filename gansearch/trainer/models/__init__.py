@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from torch import Tensor, nn
 
 from gansearch.config.load import model_rule
 from gansearch.config.names import resolved_model
+from gansearch.config.plugins import is_plugin
 from gansearch.config.schema import ModelConfig
 from gansearch.errors import ConfigError
 from gansearch.trainer.models.dcgan import Discriminator, Generator, dcgan_init
@@ -70,8 +71,14 @@ def model_name(cfg: ModelConfig, shape: tuple[int, ...]) -> str:
     return resolved_model(cfg.name, shape)
 
 
-def build_models(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool = False) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for data of `shape`. `gradient_penalty`: D is a WGAN-GP critic (see `d_norm`)."""
+def build_models(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool = False,
+                 params: Mapping[str, Any] | None = None) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for data of `shape`. `gradient_penalty`: D is a WGAN-GP critic (see `d_norm`). `params`: the
+    run's hyperparameters, of which a plug-in (`package.module:function`) takes those it declares."""
+    if is_plugin(cfg.name):
+        from gansearch.trainer.models.plugin import build_plugin
+
+        return build_plugin(cfg, shape, params or {}, gradient_penalty)
     name = model_name(cfg, shape)
     if name not in MODELS:
         raise ConfigError("model.name", "must be one of auto, " + ", ".join(MODELS), cfg.name)
