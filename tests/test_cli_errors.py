@@ -50,3 +50,13 @@ def test_usage_errors_are_one_line_exit_2(args: list[str], start: str, command: 
 def test_no_arguments_prints_help_and_exits_0() -> None:
     r = subprocess.run([EXE], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "Usage: gansearch" in r.stdout and "Commands" in r.stdout
+
+
+def test_version_prints_the_package_version_and_exits_0() -> None:
+    import gansearch
+
+    r = subprocess.run([EXE, "--version"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == f"gansearch {gansearch.__version__}" and r.stderr == ""
+    r = subprocess.run([EXE, "--show-completion", "bash"], capture_output=True, text=True, timeout=60,
+                       env={**__import__("os").environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
+    assert r.returncode == 0 and "gansearch" in r.stdout  # a completion script for the shell

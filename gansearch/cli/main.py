@@ -12,7 +12,21 @@ import typer
 
 from gansearch.errors import ConfigErrors, GansearchError, TrackingUnavailable
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find GAN hyperparameters that converge.")
+app = typer.Typer(add_completion=True, no_args_is_help=True, help="Find GAN hyperparameters that converge.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from gansearch import __version__
+
+        typer.echo(f"gansearch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit")) -> None:
+    """Find GAN hyperparameters that converge."""
 
 SpaceArg = typer.Argument(..., help="A space file, e.g. search_spaces/digits.yaml", show_default=False)
 SetOpt = typer.Option(None, "--set", help="Override a field: train.steps=100, or a hyperparameter: lr_d=1e-3")

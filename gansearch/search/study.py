@@ -1,17 +1,6 @@
-"""`gansearch run`: a study folder holding the Optuna journal, the MLflow store, the trial folders and
-Ray Tune's state; Ray Tune schedules, Optuna samples (through Ray's OptunaSearch), MLflow records.
-
-study folder/
-  study.json        what --resume and `gansearch ui` need (tracking URI, experiment, Optuna storage and study
-                    name, parent run) and the resources each trial asked for
-  space.json        the validated space file (a resumed study must match it)
-  optuna.journal    the Optuna study (JournalStorage; or --storage URL): the sampler's history survives a crash
-  mlflow.db, mlartifacts/   the default tracking store (sqlite) and its artifacts
-  trials/<key>/     each trial's trainer folder (metrics.jsonl, samples/, checkpoint.pt)
-  tune/run-N/       Ray Tune's experiment folder of each (re)start; checkpoints: best + last per trial
-  compile-cache/    with train.compile: Inductor's FX-graph and AOTAutograd caches, shared by the trials
-  summary.json      the final summary (also on the MLflow parent run)
-  report/           report.html (self-contained) and report.json (also on the parent run, under report/)
+"""`gansearch run`: check everything, start (or join) Ray, search, rerun the best, summarize. Ray Tune
+schedules, Optuna samples (through Ray's OptunaSearch), MLflow records; the study folder's layout is
+gansearch.config.layout, and what it holds across runs gansearch.search.folder.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 `train()` is the whole API: no Ray, Optuna or MLflow here. The search wraps it and listens through
 `report`, called after every evaluation with the record and the checkpoint path.
+
+Over 300 lines on purpose: the Trainer's state (models, optimizers, RNG streams, records, the average,
+the lineage) is written and read in one place, so a checkpoint, a resume and PBT's adopt can't drift
+apart; the step (step.py), the models, the evaluation and the records live in their own modules.
 """
 
 from __future__ import annotations
