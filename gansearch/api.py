@@ -62,18 +62,19 @@ class Study:
 
     @property
     def best_trial(self) -> Trial | None:
-        """The study's answer: the best trial (by the rerun mean when the study reran its top ones)."""
-        if self.summary is not None:
-            best = (self.summary.get("reruns") or [{}])[0].get("key") if self.summary.get("ranking") == "rerun_mean" \
-                else next((t["key"] for t in self.summary.get("trials", []) if t.get("value") is not None), None)
-            if self.summary.get("ranking_refused"):
-                return None
-            return next((t for t in self.trials if t.key == best), None)
-        from gansearch.config.metrics import rank_key
+        """The study's answer, by the product's one ranking rule (config.metrics.ranked_keys, as `gansearch
+        export` ranks): the best rerun mean when the study reran its top trials, else the best value. None
+        when no trial has a value, or the summary refused to rank (different feature nets)."""
+        from gansearch.config.metrics import ranked_keys
 
-        ranked = sorted((t for t in self.trials if t.value is not None),
-                        key=lambda t: rank_key(float(t.value), t.key, self.mode))  # type: ignore[arg-type]
-        return ranked[0] if ranked else None
+        summary = self.summary or {}
+        if summary.get("ranking_refused"):
+            return None
+        by_key = {t.key: t for t in self.trials}
+        for key, how in ranked_keys(summary.get("reruns") or [], {t.key: t.value for t in self.trials}, self.mode):
+            if how == "rerun_mean" or by_key[key].value is not None:
+                return by_key[key]
+        return None
 
     def trials_dataframe(self) -> pd.DataFrame:
         """One row per trial in ranking order (summary.json's), like Optuna's and Tune's: key, status, value,

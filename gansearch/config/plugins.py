@@ -79,6 +79,13 @@ def ship_path(path: str) -> str | None:
     return os.path.dirname(os.path.abspath(file)) if os.path.basename(file) == "__init__.py" else os.path.abspath(file)
 
 
+def add_to_sys_path(roots: "list[str] | tuple[str, ...]") -> None:
+    """Put plug-in folders (`import_root`) first on this process's sys.path, once each."""
+    for root in roots:
+        if root not in sys.path:
+            sys.path.insert(0, root)
+
+
 def ensure_cwd_importable() -> None:
     """Like uvicorn and gunicorn: a plug-in next to the space file the user runs from imports without
     PYTHONPATH (a console script's sys.path starts with its own bin folder, not the working folder)."""

@@ -171,17 +171,20 @@ def _n(x: float) -> str:
     return f"{x:g}"
 
 
+def ray_resources() -> dict[str, float]:
+    """The CPUs and GPUs of the Ray this process is connected to."""
+    import ray
+
+    return {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
+
+
 def decide(cfg: SpaceFile, address: str | None, meta: dict[str, Any], echo: Callable[[str], None]) -> SpaceFile:
     """After Ray starts: decide `gpu: auto` against the cluster, refuse a GPU request it can't grant,
     say what each trial gets and how many run at once (also in study.json)."""
-    import ray
-
-    cluster = {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
-    gpu, warning = resolve_gpu(cfg, cluster.get("GPU", 0.0), autoscaling=bool(address))
-    for line in describe(cfg, gpu, cluster, "cluster" if address else "local Ray"):
+    cluster = ray_resources()
+    gpu, lines = _decided(cfg, cluster, address, "cluster" if address else "local Ray")
+    for line in lines:
         echo(line)
-    if warning:
-        echo(f"warning: {warning}")
     meta["resources"] = {"cpu": cfg.search.resources_per_trial.cpu, "gpu": gpu,
                          "gpu_setting": cfg.search.resources_per_trial.gpu, "cluster": cluster,
                          **concurrency(cfg, gpu, cluster).as_dict()}
@@ -196,11 +199,15 @@ def dry_run_lines(cfg: SpaceFile, address: str | None) -> list[str]:
 
         ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         try:
-            cluster = {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
+            cluster = ray_resources()
         finally:
             ray.shutdown()
     else:
         cluster = local_resources()
+    return _decided(cfg, cluster, address, "cluster" if address else "this machine")[1]
+
+
+def _decided(cfg: SpaceFile, cluster: Mapping[str, float], address: str | None, where: str) -> tuple[float, list[str]]:
+    """(GPUs per trial, the lines that say it: `describe`'s and any warning) for `cluster`."""
     gpu, warning = resolve_gpu(cfg, cluster.get("GPU", 0.0), autoscaling=bool(address))
-    lines = describe(cfg, gpu, cluster, "cluster" if address else "this machine")
-    return lines + ([f"warning: {warning}"] if warning else [])
+    return gpu, describe(cfg, gpu, cluster, where) + ([f"warning: {warning}"] if warning else [])

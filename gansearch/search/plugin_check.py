@@ -5,19 +5,27 @@ shape, batch norm in a WGAN-GP critic) is one line naming the plug-in, and the n
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from gansearch.config import Dist, SpaceFile, fixed_params
 from gansearch.config.fields import with_fields
-from gansearch.config.plugins import import_root, is_plugin
+from gansearch.config.plugins import add_to_sys_path, import_root, is_plugin, ship_path
 from gansearch.errors import ConfigError
+
+
+def _plugins(cfg: SpaceFile) -> list[str]:
+    return [n for n in (cfg.model.name, cfg.data.name) if cfg.task == "gan" and is_plugin(n)]
 
 
 def import_roots(cfg: SpaceFile) -> list[str]:
     """Folders a worker must put on sys.path for the study's plug-ins (none for installed ones)."""
-    names = [n for n in (cfg.model.name, cfg.data.name) if is_plugin(n)]
-    return sorted({r for r in (import_root(n) for n in names) if r is not None})
+    return sorted({r for r in (import_root(n) for n in _plugins(cfg)) if r is not None})
+
+
+def ship_paths(cfg: SpaceFile) -> list[str]:
+    """The study's plug-ins that are not installed, for Ray's runtime_env `py_modules` (each worker node
+    gets a copy) when `gansearch run` starts Ray."""
+    return sorted({p for p in (ship_path(n) for n in _plugins(cfg)) if p is not None})
 
 
 def _variants(cfg: SpaceFile) -> list[tuple[dict[str, Any], bool]]:
@@ -37,9 +45,7 @@ def data_shape(cfg: SpaceFile) -> tuple[int, ...]:
 
 def check_model(cfg: SpaceFile, shape: tuple[int, ...], roots: list[str] | None = None) -> dict[str, Any]:
     """Here (the driver, or a Ray task on one node): build the plug-in and run a batch, each variant."""
-    for root in roots or []:
-        if root not in sys.path:
-            sys.path.insert(0, root)
+    add_to_sys_path(roots or [])
     from gansearch.trainer.models.plugin import check
 
     built: dict[str, Any] = {}
@@ -51,24 +57,13 @@ def check_model(cfg: SpaceFile, shape: tuple[int, ...], roots: list[str] | None 
 def check_on_nodes(cfg: SpaceFile, shape: tuple[int, ...], roots: list[str], timeout: float = 180) -> None:
     """After ray.init: `check_model` as a zero-CPU task pinned to each alive node."""
     import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from gansearch.search.preflight import on_each_node
 
     nodes = [n for n in ray.nodes() if n.get("Alive")]
-    remote = ray.remote(num_cpus=0, max_retries=0)(_probe)
-    refs = {n["NodeID"]: remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
-        node_id=n["NodeID"], soft=False)).remote(cfg.model_dump_json(), shape, roots) for n in nodes}
-    ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout)
-    for n in nodes:
-        ref, where = refs[n["NodeID"]], f"node {n['NodeID'][:12]} {n.get('NodeManagerAddress', '?')}"
-        if ref not in set(ready):
-            ray.cancel(ref, force=True)
-            raise ConfigError("model.name", f"must build on every Ray node ({where}: no answer within {timeout:g}s)",
-                              cfg.model.name)
-        try:
-            error = ray.get(ref)
-        except Exception as e:  # noqa: BLE001 - the node could not even run the probe
-            first = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
-            raise ConfigError("model.name", f"must build on every Ray node ({where}: {first})", cfg.model.name) from None
+    for _, where, error in on_each_node(_probe, (cfg.model_dump_json(), shape, roots), nodes, timeout, "model.name",
+                                        cfg.model.name, "must build on every Ray node ({where}: {why})",
+                                        "must build on every Ray node ({where}: {why})"):
         if error is not None:
             raise ConfigError("model.name", f"{error['rule']} (on Ray {where})", error["value"])
 

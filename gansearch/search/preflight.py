@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from gansearch.errors import ConfigError, DataNotFoundError
 from gansearch.search.private_api import GCS_PROBE
@@ -180,6 +180,32 @@ def _probe(study_dir: str, data_cfg: Any, feature_net_hash: str | None = None) -
     return out
 
 
+def on_each_node(fn: Callable[..., Any], args: tuple[Any, ...], nodes: list[dict[str, Any]], timeout: float,
+                 field: str, value: Any, silent: str, broken: str) -> Iterator[tuple[dict[str, Any], str, Any]]:
+    """Run `fn(*args)` as a zero-CPU task pinned to each of `nodes` (ray.nodes() entries), all at once;
+    yield (node, "node <id> <ip>", result) in the nodes' order. A node that gives no answer within
+    `timeout`, or can't run `fn` (not installed, an import error), is one ConfigError(field, rule, value):
+    `silent` / `broken` with {where} and {why} filled in."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    remote = ray.remote(num_cpus=0, max_retries=0)(fn)
+    refs = {n["NodeID"]: remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
+        node_id=n["NodeID"], soft=False)).remote(*args) for n in nodes}
+    ready = set(ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout)[0]) if refs else set()
+    for n in nodes:
+        ref, where = refs[n["NodeID"]], f"node {n['NodeID'][:12]} {n.get('NodeManagerAddress', '?')}"
+        if ref not in ready:
+            ray.cancel(ref, force=True)
+            raise ConfigError(field, silent.format(where=where, why=f"no answer within {timeout:g}s"), value)
+        try:
+            result = ray.get(ref)
+        except Exception as e:  # noqa: BLE001 - the node could not run the probe at all
+            first = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
+            raise ConfigError(field, broken.format(where=where, why=first), value) from None
+        yield n, where, result
+
+
 def check_nodes(study_dir: Path, data_cfg: Any, timeout: float = 120, feature_net_hash: str | None = None
                 ) -> list[dict[str, Any]]:
     """After `ray.init`: the cluster has alive nodes, and on EACH one a zero-CPU task pinned to it can
@@ -188,7 +214,6 @@ def check_nodes(study_dir: Path, data_cfg: Any, timeout: float = 120, feature_ne
 
     Nodes an autoscaler adds later are not covered: they run the same setup as the ones checked."""
     import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from gansearch.data.locate import locate
 
@@ -198,26 +223,12 @@ def check_nodes(study_dir: Path, data_cfg: Any, timeout: float = 120, feature_ne
     if not nodes:
         raise ConfigError("--address", "must be a Ray cluster with alive nodes (none alive)",
                           ray.get_runtime_context().gcs_address)
-    remote = ray.remote(num_cpus=0, max_retries=0)(_probe)
-    refs = {n["NodeID"]: remote.options(
-        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=n["NodeID"], soft=False)
-    ).remote(str(study_dir), data_cfg, feature_net_hash) for n in nodes}
-    ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout)
-    done = set(ready)
+    gcs = ray.get_runtime_context().gcs_address
     checked: list[dict[str, Any]] = []
-    for n in nodes:
-        node_id, ip, ref = n["NodeID"], n.get("NodeManagerAddress", "?"), refs[n["NodeID"]]
-        where = f"node {node_id[:12]} {ip}"
-        if ref not in done:
-            ray.cancel(ref, force=True)
-            raise ConfigError("--address", f"every Ray node must run a task ({where}: no answer within "
-                              f"{timeout:g}s)", ray.get_runtime_context().gcs_address)
-        try:
-            res = ray.get(ref)
-        except Exception as e:  # the node could not run gansearch's code (not installed, import error)
-            first = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
-            raise ConfigError("--address", f"every Ray node must run gansearch ({where}: {first})",
-                              ray.get_runtime_context().gcs_address) from None
+    for n, where, res in on_each_node(_probe, (str(study_dir), data_cfg, feature_net_hash), nodes, timeout, "--address",
+                                      gcs, "every Ray node must run a task ({where}: {why})",
+                                      "every Ray node must run gansearch ({where}: {why})"):
+        node_id, ip = n["NodeID"], n.get("NodeManagerAddress", "?")
         if res["write"]:
             raise ConfigError("--out", f"must be writable from every Ray node ({where}: {res['write']})",
                               str(study_dir))
@@ -236,28 +247,15 @@ def check_gpus(gpu: float, timeout: float = 120) -> list[dict[str, Any]]:
     (a CPU-only torch, or a driver torch can't load, would fail every trial placed there). Returns the
     probes' answers, one per GPU node."""
     import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from gansearch.search.devices import GPU_FIELD, gpu_probe
 
     nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("GPU", 0) > 0]
-    remote = ray.remote(num_cpus=0, max_retries=0)(gpu_probe)
-    refs = {n["NodeID"]: remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
-        node_id=n["NodeID"], soft=False)).remote() for n in nodes}
-    ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout) if refs else ([], [])
     answers = []
-    for n in nodes:
-        ref, count = refs[n["NodeID"]], n["Resources"]["GPU"]
-        where = f"node {n['NodeID'][:12]} {n.get('NodeManagerAddress', '?')}"
-        if ref not in set(ready):
-            ray.cancel(ref, force=True)
-            raise ConfigError(GPU_FIELD, f"needs every node that advertises GPUs to answer a GPU probe ({where}: no "
-                              f"answer within {timeout:g}s)", gpu)
-        try:
-            res = ray.get(ref)
-        except Exception as e:  # the node could not import torch
-            first = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
-            raise ConfigError(GPU_FIELD, f"needs torch on every GPU node ({where}: {first})", gpu) from None
+    for n, where, res in on_each_node(gpu_probe, (), nodes, timeout, GPU_FIELD, gpu,
+                                      "needs every node that advertises GPUs to answer a GPU probe ({where}: {why})",
+                                      "needs torch on every GPU node ({where}: {why})"):
+        count = n["Resources"]["GPU"]
         if not res["usable"] and not res["standin"]:
             build = "a CPU-only build" if res["cuda_build"] is None else f"built for CUDA {res['cuda_build']}"
             raise ConfigError(GPU_FIELD, f"needs a CUDA torch can use on every node that advertises GPUs ({where}: Ray "

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from gansearch.config import SpaceFile, layout
 from gansearch.errors import ConfigError
-from gansearch.search import devices, folder, journal
+from gansearch.search import devices, folder, journal, plugin_check
 from gansearch.search.plan import Plan, make_plan
 from gansearch.search.schedulers import POPULATION_SCHEDULERS
 from gansearch.tracking import conventions as cv
@@ -37,19 +37,9 @@ def _check_plugin_model(cfg: SpaceFile) -> tuple[int, ...] | None:
 
     if cfg.task != "gan" or not is_plugin(cfg.model.name):
         return None
-    from gansearch.search import plugin_check
-
     shape = plugin_check.data_shape(cfg)
     plugin_check.check_model(cfg, shape)
     return shape
-
-
-def _ship(cfg: SpaceFile) -> list[str]:
-    """Plug-ins that are not installed, for Ray's runtime_env `py_modules` (each worker node gets a copy)."""
-    from gansearch.config.plugins import is_plugin, ship_path
-
-    names = [n for n in (cfg.model.name, cfg.data.name) if cfg.task == "gan" and is_plugin(n)]
-    return sorted({p for p in (ship_path(n) for n in names) if p is not None})
 
 
 def _start_ray(address: str | None, env: dict[str, str], py_modules: list[str] | None = None) -> bool:
@@ -152,11 +142,9 @@ def run_study(cfg: SpaceFile, space_path: Path, study_dir: Path, *, num_trials: 
     reruns = cfg.search.rerun_top_k is not None
     top_seeds = None
     if remaining > 0 or reruns:
-        started = _start_ray(address, env, _ship(cfg))
+        started = _start_ray(address, env, plugin_check.ship_paths(cfg))
         try:
             if shape is not None:  # and on every node, where it may not import
-                from gansearch.search import plugin_check
-
                 plugin_check.check_on_nodes(cfg, shape, plugin_check.import_roots(cfg))
             cfg = devices.decide(cfg, address, meta, echo)
             (study_dir / layout.STUDY_JSON).write_text(json.dumps(meta, indent=2))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from gansearch.config import layout
+from gansearch.config.plugins import add_to_sys_path
 from gansearch.search import devices, faults
 from gansearch.search.tasks import TaskTrainer
 from gansearch.tracking import conventions as cv
@@ -99,9 +100,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     from gansearch.trainer import checkpoint as ckpt_mod
 
     key, params = split_config(config)
-    for root in ctx.import_roots:  # a plug-in not installed on this node, where the study folder's mount has it
-        if root not in sys.path:
-            sys.path.insert(0, root)
+    add_to_sys_path(ctx.import_roots)  # a plug-in not installed on this node, where the study folder's mount has it
     cfg = SpaceFile.model_validate_json(ctx.cfg_json)
     # the device Ray granted this trial, never "CUDA when present" (gansearch.search.devices)
     where = devices.placement(float(cfg.search.resources_per_trial.gpu), cfg.train.device)
