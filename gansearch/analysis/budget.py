@@ -8,7 +8,8 @@ hold the bootstrap mean to.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
 from gansearch.config.style import STYLE_HPARAMS
 
-# scale-free amplitudes (detrended std / the loss's own level) compare across losses; a period is only
-# there when Fisher's g test finds one (gansearch.metrics.oscillation)
+# scale-free amplitudes (detrended std / the loss's chance level) compare across losses; a period is only
+# there when its peak beats a red-noise background (gansearch.metrics.oscillation)
 OSCILLATION = ("g_rel_amplitude", "d_rel_amplitude", "g_period", "d_period")
 FAILURES = ("diverged", "d_collapsed", "mode_collapsed")
-_DEFAULTS = {"balance": "none", "loss": "non_saturating",  # what the trainer uses when a space omits them
+DEFAULTS = {"balance": "none", "loss": "non_saturating",  # what the trainer uses when a space omits them
              **{k: STYLE_HPARAMS[k].default for k in ("optimizer", "init")}}  # (style transfer's trainer too)
 SPEED = ("converge_step", "converge_s")  # style transfer: when a trial got to within converge_rtol of its end
 
@@ -53,7 +54,7 @@ def failure_shares(trials: Iterable[tuple[Mapping[str, Any], list[Mapping[str, A
     `trials`: (params, records, status) per trial. A share is None where nothing was measured."""
     groups: dict[str, list[dict[str, bool | None]]] = defaultdict(list)
     for params, records, status in trials:
-        groups[str(params.get(by, _DEFAULTS.get(by)))].append(failures(records, status, coverage))
+        groups[str(params.get(by, DEFAULTS.get(by)))].append(failures(records, status, coverage))
     out: dict[str, dict[str, Any]] = {}
     for group, flags in sorted(groups.items()):
         row: dict[str, Any] = {"trials": len(flags)}
@@ -78,7 +79,7 @@ def oscillation_by_group(trials: Iterable[tuple[Mapping[str, Any], list[Mapping[
     """Loss-oscillation amplitude and period (from each trial's last record that has them) per group."""
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: {k: [] for k in OSCILLATION})
     for params, records in trials:
-        group = str(params.get(by, _DEFAULTS.get(by)))
+        group = str(params.get(by, DEFAULTS.get(by)))
         last = next((r for r in reversed(records) if any(k in r for k in OSCILLATION)), {})
         values[group]  # a group with no oscillation record still shows (n = 0)
         for k in OSCILLATION:
@@ -102,7 +103,7 @@ def speed_by_group(trials: Iterable[tuple[Mapping[str, Any], list[Mapping[str, A
     (gansearch.style.records.converge_step defines them; a diverged trial has none)."""
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: {k: [] for k in SPEED})
     for params, records in trials:
-        group = str(params.get(by, _DEFAULTS.get(by)))
+        group = str(params.get(by, DEFAULTS.get(by)))
         last = records[-1] if records else {}
         row = values[group]  # every group gets a row, even one where no trial converged
         for k in SPEED:

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 STATUS_COLORS = {"completed": "#2ca02c", "stopped-early": "#7f7f7f", "diverged": "#d62728",
                  "failed": "#111111", "running": "#1f77b4", "None": "#bcbd22"}
-LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=360)
+LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}, "height": 360}
 
 
 def to_div(fig: Any, div_id: str) -> str:
@@ -16,13 +17,23 @@ def to_div(fig: Any, div_id: str) -> str:
 
 
 def importance_bar(section: Mapping[str, Any]) -> Any:
+    """Importance per parameter with its bootstrap interval as an error bar; marked (sparse) parameters grey."""
     import plotly.graph_objects as go
 
-    imp = section["importances"]
+    imp, bounds, sparse = section["importances"], section.get("intervals") or {}, section.get("sparse") or {}
     names = list(imp)[::-1]
-    fig = go.Figure(go.Bar(x=[imp[k] for k in names], y=names, orientation="h", marker_color="#4c78a8"))
+    error = None
+    if all(k in bounds for k in names):
+        error = {"type": "data", "symmetric": False, "color": "#333",
+                 "array": [max(0.0, bounds[k][1] - imp[k]) for k in names],
+                 "arrayminus": [max(0.0, imp[k] - bounds[k][0]) for k in names]}
+    fig = go.Figure(go.Bar(x=[imp[k] for k in names], y=[k + (" *" if k in sparse else "") for k in names],
+                           orientation="h", error_x=error,
+                           marker_color=["#bbbbbb" if k in sparse else "#4c78a8" for k in names]))
+    level = f"{100 * section.get('interval_level', 0.9):g}% bootstrap interval; " if error else ""
     fig.update_layout(title=f"{section['metric']} ({section['mode']}): {section['evaluator']} importance",
-                      xaxis_title="importance (sums to 1)", **{**LAYOUT, "height": 120 + 40 * max(1, len(names))})
+                      xaxis_title=f"importance (sums to 1; {level}* = active in too few trials)",
+                      **{**LAYOUT, "height": 120 + 40 * max(1, len(names))})
     return fig
 
 
@@ -35,7 +46,7 @@ def marginal(points: Mapping[str, Any]) -> Any:
         idx = [i for i, s in enumerate(points["status"]) if s == status]
         fig.add_trace(go.Scatter(
             x=[points["x"][i] for i in idx], y=[points["y"][i] for i in idx], mode="markers", name=str(status),
-            text=[points["key"][i] for i in idx], marker=dict(size=9, color=STATUS_COLORS.get(str(status), "#17becf")),
+            text=[points["key"][i] for i in idx], marker={"size": 9, "color": STATUS_COLORS.get(str(status), "#17becf")},
             hovertemplate="%{text}<br>" + points["param"] + "=%{x}<br>" + points["metric"] + "=%{y}<extra></extra>"))
     fig.update_layout(title=f"{points['metric']} vs {points['param']}", xaxis_title=points["param"],
                       yaxis_title=points["metric"], **LAYOUT)
@@ -51,14 +62,14 @@ def budget(section: Mapping[str, Any], metric: str) -> Any:
 
     n = section["n"]
     fig = go.Figure([
-        go.Scatter(x=n, y=section["hi"], mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip"),
-        go.Scatter(x=n, y=section["lo"], mode="lines", line=dict(width=0), fill="tonexty",
+        go.Scatter(x=n, y=section["hi"], mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"),
+        go.Scatter(x=n, y=section["lo"], mode="lines", line={"width": 0}, fill="tonexty",
                    fillcolor="rgba(76,120,168,0.25)", name="5-95% of orderings"),
-        go.Scatter(x=n, y=section["mean"], mode="lines+markers", name="bootstrap mean", line=dict(color="#4c78a8")),
+        go.Scatter(x=n, y=section["mean"], mode="lines+markers", name="bootstrap mean", line={"color": "#4c78a8"}),
     ])
     if section["expected"]:  # only for i.i.d. full-budget trials
         fig.add_trace(go.Scatter(x=n, y=section["expected"], mode="lines", name="closed form (i.i.d. trials)",
-                                 line=dict(color="#e45756", dash="dot")))
+                                 line={"color": "#e45756", "dash": "dot"}))
     fig.update_layout(title=f"best {metric} vs number of trials ({section['permutations']} orderings)",
                       xaxis_title="trials", yaxis_title=f"best {metric} so far", **LAYOUT)
     return fig
@@ -79,11 +90,11 @@ def top_curves(curves: Sequence[Mapping[str, Any]], metric: str) -> Any:
         color = qualitative.Plotly[i % len(qualitative.Plotly)]
         d = c["curve"]
         fig.add_trace(go.Scatter(x=d["step"], y=d[metric], name=c["key"], legendgroup=c["key"],
-                                 line=dict(color=color), mode="lines+markers"), row=1, col=1)
+                                 line={"color": color}, mode="lines+markers"), row=1, col=1)
         for k, dash in zip(right, ("solid", "dash")):
             if k in d:
                 fig.add_trace(go.Scatter(x=d["step"], y=d[k], name=f"{c['key']} {k}", legendgroup=c["key"],
-                                         showlegend=False, line=dict(color=color, dash=dash)), row=1, col=2)
+                                         showlegend=False, line={"color": color, "dash": dash}), row=1, col=2)
     fig.update_xaxes(title_text="step")
     fig.update_layout(title=f"top {len(curves)} trials", **{**LAYOUT, "height": 420})
     return fig
@@ -119,5 +130,5 @@ def failure_bars(shares: Mapping[str, Mapping[str, Any]], by: str) -> Any:
         fig.add_trace(go.Bar(x=groups, y=[0 if y is None else y for y in ys], name=name, marker_color=color,
                              text=[f"{shares[g][name + '_count']}/{shares[g]['trials']}" for g in groups]))
     fig.update_layout(barmode="group", title=f"share of trials that failed, per {by}", xaxis_title=by,
-                      yaxis=dict(title="share of trials", range=[0, 1.05]), **LAYOUT)
+                      yaxis={"title": "share of trials", "range": [0, 1.05]}, **LAYOUT)
     return fig

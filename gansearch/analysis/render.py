@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from gansearch.analysis import figures, pbt_figures
 from gansearch.analysis.convergence import OSCILLATION, SPEED

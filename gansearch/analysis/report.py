@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from gansearch.analysis.budget import budget_section
+from gansearch.analysis.convergence import (
+    collapse_rule,
+    curves,
+    failure_shares,
+    oscillation_by_group,
+    speed_by_group,
+)
 from gansearch.analysis.pbt_figures import pbt_section
-from gansearch.analysis.convergence import collapse_rule, curves, failure_shares, oscillation_by_group, speed_by_group
 from gansearch.analysis.sensitivity import by_group as converged_by_group
+from gansearch.analysis.sensitivity import compute_budget
 from gansearch.analysis.sensitivity import rule as converged_rule
 from gansearch.analysis.study_data import COVERAGE, StudyData, ranked
 
@@ -55,6 +63,19 @@ def marginals(study: StudyData, metric: str) -> list[dict[str, Any]]:
     return out
 
 
+def models_section(study: StudyData, coverage: tuple[str, int] | None) -> dict[str, Any]:
+    """Model sensitivity: each model's converged share, the same by model and loss (so a share that rests
+    on the losses a model happened to draw shows), and what the trials cost."""
+    rows = [(t.key, t.params, t.records, t.status, (v[1] if (v := t.value(study.metric)) else None))
+            for t in study.trials]
+    fixed = {k: v for k, v in study.space.items() if not isinstance(v, dict)}
+    return {"rule": converged_rule(study.metric, study.mode),
+            "by_model": converged_by_group(rows, "model", study.mode, coverage, fixed=fixed),
+            "by_model_loss": converged_by_group(rows, ("model", "loss"), study.mode, coverage, fixed=fixed),
+            "budget": compute_budget([(t.params, t.records) for t in study.trials], study.train_steps,
+                                     fixed.get("train.batch_size", study.batch_size))}
+
+
 def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_k: int = 4,
                  permutations: int = 1000, seed: int = 0) -> dict[str, Any]:
     metric, mode = study.metric, study.mode
@@ -70,7 +91,7 @@ def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_
     if searched_model:  # the architecture is a searched categorical: every convergence table by model too
         group_by = ("model",) + group_by
     if style:
-        curve_keys = [metric, "content_distance", "style_distance", "loss"]
+        curve_keys = [metric, "content_distance", "style_distance", "content_edge_corr", "style_swd_patch", "style_swd_colour", "loss"]
     grouped = [(t.params, t.records, t.status) for t in study.trials]
     histories = [(t.params, t.records) for t in study.trials]
     samples = []
@@ -115,9 +136,7 @@ def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_
                 **{f"by_{by}": failure_shares(grouped, by, coverage) for by in group_by},
             },
         },
-        "models": {"rule": converged_rule(metric, mode), "by_model": converged_by_group(
-            [(t.key, t.params, t.records, t.status, (v[1] if (v := t.value(metric)) else None)) for t in study.trials],
-            "model", "auto", mode, coverage)} if searched_model else None,
+        "models": models_section(study, coverage) if searched_model else None,
         "samples": samples,
         "pbt": pbt_section([(t.key, t.folder, t.last.get("step")) for t in study.trials], study.train_steps,
                            study.log_scaled),

@@ -69,6 +69,7 @@ class StudyData:
     from_summary: bool = False
     search: dict[str, Any] = field(default_factory=dict)  # the space file's search section, as validated
     task: str = "gan"  # the space file's task: gan, or style_transfer (no data section, no GAN losses)
+    batch_size: int | None = None  # the space file's train.batch_size (a trial's own if it is searched)
 
     @property
     def iid_trials(self) -> bool:
@@ -140,7 +141,8 @@ def load_study(study_dir: Path, statuses: dict[str, str] | None = None) -> Study
     space_json = json.loads(space_path.read_text())
     summary_path = study_dir / layout.SUMMARY_JSON
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
-    steps = (space_json.get("train") or {}).get("steps")
+    train = space_json.get("train") or {}
+    steps = train.get("steps")
     by_key = {t["key"]: t for t in (summary or {}).get("trials", [])}
     trials_dir = study_dir / layout.TRIALS
     reruns = (summary or {}).get("reruns") or []
@@ -164,7 +166,8 @@ def load_study(study_dir: Path, statuses: dict[str, str] | None = None) -> Study
     task = space_json.get("task") or "gan"
     data_name = (space_json.get("data") or {}).get("name") if task == "gan" else None
     return StudyData(study_dir, objectives_of(space_json), space_json.get("space") or {},
-                     data_name, steps, trials, reruns, summary is not None, space_json.get("search") or {}, task)
+                     data_name, steps, trials, reruns, summary is not None, space_json.get("search") or {}, task,
+                     train.get("batch_size"))
 
 
 def ranked(study: StudyData) -> list[dict[str, Any]]:

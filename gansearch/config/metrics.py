@@ -26,15 +26,22 @@ DISTANCES: dict[str, tuple[str, str]] = {
     "points": ("fd_points", "kd_points"),
 }
 CLASS_METRICS = {"classes_covered": "max", "class_kl": "min"}
-# PacGAN / VEEGAN: modes covered, share of high-quality samples, reverse KL over modes; mode_score is
-# gansearch's own ranking of the two counts (see gansearch.metrics.coverage.mode_metrics).
-MODE_METRICS = {"mode_score": "max", "modes_covered": "max", "hq_fraction": "max", "reverse_kl": "min"}
+# PacGAN / VEEGAN: modes covered (gansearch's strict rule, and the papers' rule as modes_covered_paper),
+# share of high-quality samples, reverse KL over modes; mode_score is gansearch's own ranking of the strict
+# count and the share (see gansearch.metrics.coverage.mode_metrics).
+MODE_METRICS = {"mode_score": "max", "modes_covered": "max", "modes_covered_paper": "max", "hq_fraction": "max",
+                "reverse_kl": "min"}
 LOSS_METRICS = {"d_loss": "min", "g_loss": "min", "g_amplitude": "min", "d_amplitude": "min",
                 "g_rel_amplitude": "min", "d_rel_amplitude": "min", "g_slope": "min", "d_slope": "min"}
 BEST_SUFFIX = "_best"
 # task: style_transfer (gansearch.style): distances measured by a net other than the one optimised against
-# (see gansearch.style.measure); transfer_score is gansearch's own ranking of the two, 1 for either input image
+# (see gansearch.style.measure); transfer_score is gansearch's own ranking of the two, 1 for either input image.
+# All three come from a second random VGG-19 of the objective's family: gansearch's proxy, not an independent
+# judge (the pixel measures below are that)
 STYLE_METRICS = {"transfer_score": "min", "content_distance": "min", "style_distance": "min"}
+# measured from pixels alone (gansearch.metrics.image_similarity): nothing shared with the objective
+STYLE_INDEPENDENT_METRICS = {"content_ssim": "max", "content_edge_corr": "max", "style_swd_patch": "min",
+                             "style_swd_colour": "min"}
 # the optimised objective's terms (the net optimised against) and the time to converge
 STYLE_LOSS_METRICS = {"loss": "min", "content_loss": "min", "style_loss": "min", "tv_loss": "min",
                       "converge_step": "min", "converge_s": "min"}
@@ -75,7 +82,7 @@ def evaluation_metrics(cfg: Any, best: bool = True) -> dict[str, str]:
     """metric -> better mode ("min"/"max") of every metric an evaluation of `cfg` records, with their
     `_best` variants unless `best` is False (loss metrics excluded: see LOSS_METRICS)."""
     if getattr(cfg, "task", "gan") == "style_transfer":
-        out = dict(STYLE_METRICS)
+        out = {**STYLE_METRICS, **STYLE_INDEPENDENT_METRICS}
         return {**out, **{k + BEST_SUFFIX: m for k, m in out.items()}} if best else out
     space = feature_space(cfg)
     fd, kd = DISTANCES[space]

@@ -144,6 +144,10 @@ class SearchConfig(_Closed):
     max_failures: StrictInt = Field(2, ge=0, le=100, description="restarts of a crashed trial from its last checkpoint")
     rerun_top_k: RerunConfig | None = None
     pbt: PBTConfig | None = None  # with scheduler: pbt or pb2
+    # categorical names whose every combination of choices the study cycles through, in order, as Optuna's
+    # enqueued partial trials (the sampler draws the rest): a balanced design where one group's share is
+    # the finding, e.g. [model, loss] in search_spaces/model-sensitivity.yaml (gansearch.search.enqueue)
+    stratify: list[StrictStr] = []
 
 
 class SpaceFile(_Closed):

@@ -70,7 +70,19 @@ def card(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
         f"the noise start: {_fmt(m.get('content_distance_of_noise'))} |",
         f"| style_distance | {_fmt(m.get('style_distance'))} | the content image: {_fmt(m.get('style_distance_of_content'))}, "
         f"the noise start: {_fmt(m.get('style_distance_of_noise'))} |",
-        f"| transfer_score | {_fmt(m.get('transfer_score'))} | either input image: 1 |",
+        f"| transfer_score (gansearch's proxy: a random VGG-19 of the objective's family) | "
+        f"{_fmt(m.get('transfer_score'))} | either input image: 1 |",
+        f"| content_ssim | {_fmt(m.get('content_ssim'))} | the content image: 1, the style image: "
+        f"{_fmt(m.get('content_ssim_of_style'))}, the noise start: {_fmt(m.get('content_ssim_of_noise'))} |",
+        f"| content_edge_corr | {_fmt(m.get('content_edge_corr'))} | the content image: 1, the style image: "
+        f"{_fmt(m.get('content_edge_corr_of_style'))}, the noise start: {_fmt(m.get('content_edge_corr_of_noise'))} |",
+        f"| style_swd_patch | {_fmt(m.get('style_swd_patch'))} | the style image: 0, the content image: "
+        f"{_fmt(m.get('style_swd_patch_of_content'))}, the noise start: {_fmt(m.get('style_swd_patch_of_noise'))} |",
+        f"| style_swd_colour | {_fmt(m.get('style_swd_colour'))} | the style image: 0, the content image: "
+        f"{_fmt(m.get('style_swd_colour_of_content'))}, the noise start: {_fmt(m.get('style_swd_colour_of_noise'))} |",
+        "",
+        "The last four use no net (pixels only: SSIM, Sobel-edge correlation, sliced Wasserstein distances of "
+        "patches and colours), so they share nothing with the objective.",
         "",
         "Hyperparameters: " + ", ".join(f"`{k}` {_fmt(v)}" for k, v in sorted(config["params"].items())) + ".",
         "",

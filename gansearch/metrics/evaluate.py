@@ -144,7 +144,7 @@ class Evaluator:
         if self._class_hist is not None:
             out.update(classes_covered=0.0, class_kl=inf)
         if self._modes is not None:
-            out.update(modes_covered=0.0, hq_fraction=0.0, reverse_kl=inf, mode_score=0.0)
+            out.update(modes_covered=0.0, modes_covered_paper=0.0, hq_fraction=0.0, reverse_kl=inf, mode_score=0.0)
         return out
 
 

@@ -1,8 +1,12 @@
 """Loss-curve health: healthy GAN losses oscillate around a level; collapse and divergence do not.
 
 Computed from a window of per-step losses: the linear trend (slope), what is left around it (amplitude,
-also relative to the loss's own level) and how fast it swings (period, only when Fisher's g test says
-the swing is more than noise). A discriminator whose loss sits at its floor (the least its loss can be)
+also relative to the loss's own level) and how fast it swings (period, only when a test says the swing is
+more than noise). Per-step GAN losses are autocorrelated (red noise: a run of good batches, an optimiser's
+momentum), so the null is not white noise: an AR(1) background is fitted to the detrended window
+(Whittle's likelihood on the periodogram) and the peak is tested against it, as climate and astronomy
+time-series work tests spectral peaks against red noise (Schulz & Mudelsee 2002, REDFIT; Vaughan 2005).
+Against a white-noise null, 41 % of pure AR(1) series with φ = 0.5 "had" a period. A discriminator whose loss sits at its floor (the least its loss can be)
 eval after eval has won and gives the generator no gradient (d_collapse); a non-finite value means the
 run diverged.
 """
@@ -18,41 +22,47 @@ from gansearch.metrics.frechet import ArrayLike, as_float64
 
 # A detrended std at or below this (relative to the series' scale) counts as flat: no period.
 _FLAT_RTOL = 1e-12
-# A mean |loss| at or below this has no level to be relative to: rel_amplitude is NaN.
+# A level at or below this is no level to be relative to: rel_amplitude is NaN.
 _LEVEL_ATOL = 1e-12
 _PAD_FACTOR = 8  # zero-padding of the FFT, so the peak lands between coarse bins accurately
-# Significance level of Fisher's g test: a period is reported only when its p-value is below it. An FFT
-# peak always exists, so without a test white noise "has" a period of 2-30 steps.
+# Significance level of the red-noise peak test: a period is reported only when its p-value is below it.
+# An FFT peak always exists, so without a test noise "has" a period of 2-30 steps.
 ALPHA = 0.01
+_PHI_BOUND = 0.99  # |φ| of the fitted AR(1) background; nearer 1 is a random walk, no stationary spectrum
 # Above this estimated rounding error the alternating sum for the p-value is not trusted (see below).
 _PVALUE_ERR_TOL = 1e-9
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def oscillation(series: ArrayLike) -> dict[str, float]:
-    """{"amplitude", "rel_amplitude", "period", "period_p", "slope"} of a loss window.
+def oscillation(series: ArrayLike, level: float | None = None) -> dict[str, float]:
+    """{"amplitude", "rel_amplitude", "period", "period_p", "ar1", "slope"} of a loss window.
 
     - slope: least-squares trend per step;
     - amplitude: std of the series after removing that trend (a sine of amplitude A gives A/√2), in
       loss units;
-    - rel_amplitude: amplitude / mean(|series|), comparable across losses that sit at different levels
-      (non-saturating D ≈ 1.39, hinge ≈ 2, LSGAN ≈ 0.25, negative WGAN critic); NaN when that level is
-      ~0. Relative to the level by design, so not shift invariant;
-    - period_p: p-value of Fisher's g test that the largest periodogram ordinate of the detrended
-      series is more than white noise (`fisher_g_pvalue`);
-    - period: dominant period in steps, only when period_p < ALPHA: the significant periodogram peak,
-      refined on the zero-padded periodogram by parabolic interpolation (`_refined_period`).
-    period and period_p are NaN when there is nothing to test (flat series, fewer than 4 points):
-    undefined, and NaN-aware reductions skip it. Any non-finite value makes all five NaN (see
-    `diverged`).
+    - rel_amplitude: amplitude / `level`, the loss's value where D cannot tell real from fake (the
+      trainer passes trainer.losses' chance levels: non-saturating D 2 ln 2, G ln 2; hinge D 2; LSGAN
+      D 0.25, G 0.125), so that it is a share of the same point for every loss, whatever the loss's
+      current value; NaN where there is no such level (None or ~0: WGAN, hinge's G);
+    - ar1: φ of the AR(1) red-noise background fitted to the detrended series (`ar1_whittle`): the
+      loss's own step-to-step memory, 0 for white noise;
+    - period_p: p-value that the largest periodogram ordinate, divided by that background's spectrum,
+      is more than the background: Fisher's g on the prewhitened ordinates (`red_noise_peak`); with
+      ar1 = 0 it is exactly Fisher's white-noise test;
+    - period: dominant period in steps, only when period_p < ALPHA: the significant peak, refined on
+      the zero-padded prewhitened periodogram by parabolic interpolation (`_refined_period`).
+    period, period_p and ar1 are NaN when there is nothing to test (flat series, fewer than 8 points):
+    undefined, and NaN-aware reductions skip it. Any non-finite value makes all six NaN (see
+    `diverged`). A slow swing, fewer than about 6 cycles in the window, is hard to tell from red noise
+    and is often not reported: the test errs towards "no period".
     """
     y = as_float64(series).ravel()
     n = y.shape[0]
     nan = float("nan")
     if n == 0 or not np.all(np.isfinite(y)):
-        return {"amplitude": nan, "rel_amplitude": nan, "period": nan, "period_p": nan, "slope": nan}
+        return {"amplitude": nan, "rel_amplitude": nan, "period": nan, "period_p": nan, "ar1": nan, "slope": nan}
     if n == 1:
-        return {"amplitude": 0.0, "rel_amplitude": nan, "period": nan, "period_p": nan, "slope": 0.0}
+        return {"amplitude": 0.0, "rel_amplitude": nan, "period": nan, "period_p": nan, "ar1": nan, "slope": 0.0}
     t = np.arange(n, dtype=np.float64)
     slope, intercept = np.polyfit(t, y, 1)
     resid = y - (slope * t + intercept)
@@ -60,38 +70,68 @@ def oscillation(series: ArrayLike) -> dict[str, float]:
     flat = amplitude <= _FLAT_RTOL * max(1.0, float(np.abs(y).max()))
     if flat:
         amplitude = 0.0
-    level = float(np.abs(y).mean())
-    rel_amplitude = amplitude / level if level > _LEVEL_ATOL else nan
-    period, period_p = nan, nan
-    if not flat and n >= 4:
-        g, m, k = _fisher_g(resid)
-        period_p = fisher_g_pvalue(g, m)
+    rel_amplitude = amplitude / level if level is not None and abs(level) > _LEVEL_ATOL else nan
+    period, period_p, phi = nan, nan, nan
+    if not flat and n >= _MIN_TESTED:
+        period_p, k, phi = red_noise_peak(resid)
         if period_p < ALPHA:
-            period = _refined_period(resid, k)
+            period = _refined_period(resid, k, phi)
     return {
         "amplitude": amplitude,
         "rel_amplitude": rel_amplitude,
         "period": period,
         "period_p": period_p,
+        "ar1": phi,
         "slope": float(slope),
     }
 
 
-def _fisher_g(resid: np.ndarray) -> tuple[float, int, int]:
-    """(g, m, k): Fisher's statistic max I_k / Σ I_k over the Fourier frequencies k/n, k = 1..m.
+_MIN_TESTED = 8  # points: fewer leave m <= 3 ordinates, too few to fit a background and test a peak
 
-    m = (n-1)//2 leaves out 0 (the mean, removed) and, for even n, Nyquist: under white noise the
-    remaining periodogram ordinates are i.i.d. exponential, which is what the null distribution of g
-    assumes. The periodogram is unwindowed for the same reason. k is the peak's Fourier index.
+
+def ar1_shape(phi: float, freq: np.ndarray) -> np.ndarray:
+    """The AR(1) spectrum's shape 1 / (1 + φ² - 2φ cos 2πf) at frequencies f (cycles per step)."""
+    return 1.0 / (1.0 + phi * phi - 2.0 * phi * np.cos(2.0 * np.pi * freq))
+
+
+def ar1_whittle(power: np.ndarray, freq: np.ndarray) -> float:
+    """φ of the AR(1) whose spectrum best explains the periodogram ordinates `power` at `freq`:
+    Whittle's likelihood with the innovation variance profiled out (σ² = mean(I/shape)).
+
+    Fitted on the spectrum rather than as a lag-1 autocorrelation, so it uses the same ordinates the peak
+    is tested on and is less biased by the detrending, which removes low-frequency power.
+    """
+    from scipy.optimize import minimize_scalar
+
+    def nll(phi: float) -> float:  # (Σ log(σ² shape_k) + I_k / (σ² shape_k)) / m at the best σ², less 1
+        shape = ar1_shape(phi, freq)
+        return math.log(float(np.mean(power / shape))) + float(np.mean(np.log(shape)))
+
+    fit = minimize_scalar(nll, bounds=(-_PHI_BOUND, _PHI_BOUND), method="bounded", options={"xatol": 1e-6})
+    return float(fit.x)
+
+
+def red_noise_peak(resid: np.ndarray) -> tuple[float, int, float]:
+    """(p, k, φ): is the largest periodogram peak of `resid` more than its fitted AR(1) background?
+
+    Ordinates I_k at the Fourier frequencies k/n, k = 1..m, m = (n-1)//2 (the mean and, for even n,
+    Nyquist left out; unwindowed, so under the null they are independent). Divided by the AR(1) shape
+    fitted by `ar1_whittle` they are, under an AR(1) null, i.i.d. exponential: Fisher's g of those
+    prewhitened ordinates, max / sum, and its exact p-value (`fisher_g_pvalue`) test the peak over all m
+    frequencies at once. Measured on 2 000 AR(1) series of 200 steps per φ, the false-period rate at
+    α = 0.01 was 0.5-0.9 % for φ = -0.5, 0, 0.5, 0.9 and 0.97 (tests/metrics/test_oscillation.py keeps a
+    300-series check of it). k is the peak's Fourier index.
     """
     n = resid.shape[0]
     m = (n - 1) // 2
     power = np.abs(np.fft.rfft(resid)[1 : m + 1]) ** 2
-    total = float(power.sum())
-    k = int(np.argmax(power))
-    if not total > 0:
-        return float("nan"), m, k + 1
-    return float(power[k] / total), m, k + 1
+    freq = np.arange(1, m + 1, dtype=np.float64) / n
+    if not float(power.sum()) > 0:
+        return float("nan"), 1, float("nan")
+    phi = ar1_whittle(power, freq)
+    white = power / ar1_shape(phi, freq)
+    k = int(np.argmax(white))
+    return fisher_g_pvalue(float(white[k] / white.sum()), m), k + 1, phi
 
 
 def fisher_g_pvalue(g: float, m: int) -> float:
@@ -132,8 +172,9 @@ def fisher_g_pvalue(g: float, m: int) -> float:
     return min(1.0, max(0.0, p))
 
 
-def _refined_period(resid: np.ndarray, k: int) -> float:
-    """Period in steps of the peak near Fourier index k, from the zero-padded periodogram.
+def _refined_period(resid: np.ndarray, k: int, phi: float = 0.0) -> float:
+    """Period in steps of the peak near Fourier index k, from the zero-padded periodogram divided by the
+    AR(1) background's shape (φ = `phi`), so a sloping background does not pull the peak.
 
     The coarse peak k/n is off by up to half a bin. The maximum of the unwindowed periodogram over
     continuous frequency is the least-squares (maximum-likelihood) frequency of one sinusoid in white
@@ -144,7 +185,7 @@ def _refined_period(resid: np.ndarray, k: int) -> float:
     """
     n = resid.shape[0]
     size = 1 << int(math.ceil(math.log2(n * _PAD_FACTOR)))
-    power = np.abs(np.fft.rfft(resid, n=size)) ** 2
+    power = np.abs(np.fft.rfft(resid, n=size)) ** 2 / ar1_shape(phi, np.arange(size // 2 + 1) / size)
     lo = max(1, int(math.floor((k - 1) * size / n)))
     hi = min(power.shape[0] - 1, int(math.ceil((k + 1) * size / n)))
     i = lo + int(np.argmax(power[lo : hi + 1]))
@@ -180,15 +221,17 @@ def loss_summary(
     d_history: Sequence[float],
     threshold: float,
     evals: int,
+    levels: tuple[float | None, float | None] = (None, None),
 ) -> dict[str, float]:
     """Oscillation of G's and D's loss windows plus d_collapse over the per-eval D history.
 
-    Keys: {g,d}_amplitude, {g,d}_rel_amplitude, {g,d}_period, {g,d}_period_p, {g,d}_slope (see
-    `oscillation`) and d_collapse (1.0 / 0.0, a float so the dict logs as metrics unchanged).
+    Keys: {g,d}_amplitude, {g,d}_rel_amplitude, {g,d}_period, {g,d}_period_p, {g,d}_ar1, {g,d}_slope (see
+    `oscillation`; `levels` are G's and D's chance levels) and d_collapse (1.0 / 0.0, a float so the
+    dict logs as metrics unchanged).
     """
     out: dict[str, float] = {}
-    for prefix, series in (("g", g_losses), ("d", d_losses)):
-        for key, value in oscillation(series).items():
+    for prefix, series, level in (("g", g_losses, levels[0]), ("d", d_losses, levels[1])):
+        for key, value in oscillation(series, level).items():
             out[f"{prefix}_{key}"] = value
     out["d_collapse"] = 1.0 if d_collapse(d_history, threshold, evals) else 0.0
     return out

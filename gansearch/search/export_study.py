@@ -5,7 +5,9 @@ Ranking: the study's first objective and mode (summary.json's `metric`/`mode`), 
 (`reruns`), those come first, by their mean, then the rest by their single value. Checkpoints come from
 MLflow (each trial run's `checkpoint/checkpoint.pt`: the state at the step its value comes from), so a
 study whose trials ran elsewhere exports the same way. Each export re-scores its generator on latents no
-evaluation used, and reports that number beside the recorded one.
+evaluation used, and reports that number beside the recorded one. A PBT member's config.json `schedule` is
+the one that made its weights (gansearch.config.lineage: before a copy, the donor's history), read from the
+lineage its checkpoint carries.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from gansearch.config import layout
 from gansearch.config.metrics import ranked_keys

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import math
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
 from ray.tune.schedulers.pb2 import PB2
@@ -48,6 +49,21 @@ def explore(donor: dict[str, Any], own: dict[str, Any], cfg: SpaceFile, rng: ran
 def donor_config(donor: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
     """What an exploiting member continues with: the donor's configuration under its own trial key."""
     return {**{k: v for k, v in donor.items() if k not in META_KEYS}, **{k: v for k, v in own.items() if k in META_KEYS}}
+
+
+def changes(own: dict[str, Any], donor: dict[str, Any], new: dict[str, Any], cfg: SpaceFile) -> str:
+    """What an exploit put in force: each mutated name from the donor's value, then every other name whose
+    value differs from the member's own before (copied with the donor's configuration)."""
+    assert cfg.search.pbt is not None
+    mutate = cfg.search.pbt.mutate
+    out = [f"{n} {donor[n]:.3g}->{new[n]:.3g}" for n in mutate if n in donor]
+    out += [f"{n} {_fmt(own.get(n))}->{_fmt(new.get(n))} (copied)" for n in cfg.space
+            if n not in mutate and own.get(n) != new.get(n)]
+    return " ".join(out)
+
+
+def _fmt(v: Any) -> str:
+    return "unset" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def sampled_scale(d: Dist) -> tuple[Callable[[float], float], Callable[[float], float]]:
@@ -95,9 +111,10 @@ class OptunaMembers:
 
 
 class _StudyRules:
-    """The study's rules on top of Ray's synchronous PBT or PB2: the member keeps its key, no perturbation at
-    the last step or of a diverged member, Optuna told at each exploit, a resumed population perturbs on the
-    same multiples of the interval as before the crash."""
+    """The study's rules on top of Ray's synchronous PBT or PB2: the member keeps its key, the donor is drawn
+    from search.seed, no perturbation at the last step or of a diverged member, Optuna told at each exploit,
+    a resumed population perturbs on the same multiples of the interval as before the crash (its donor and
+    mutation streams start again from the seed: a resumed study is not the uninterrupted one)."""
 
     _cfg: SpaceFile
     _trial_state: dict[Any, Any]
@@ -107,7 +124,8 @@ class _StudyRules:
         for name in ("ray.tune.schedulers.pbt", "ray.tune.schedulers.pb2"):
             logging.getLogger(name).setLevel(logging.WARNING)  # we say what changed, they can't
         self._cfg, self._optuna, self._max_step = cfg, optuna_members, cfg.train.steps
-        self._rng = random.Random(cfg.search.seed)
+        self._rng = random.Random(cfg.search.seed)  # the mutations
+        self._donors = random.Random(f"donors-{cfg.search.seed}")  # the donor choice, a stream of its own
         self._start = start_steps
         assert cfg.search.pbt is not None
         interval = cfg.search.pbt.perturbation_interval
@@ -135,14 +153,21 @@ class _StudyRules:
         self._optuna.tell(str(trial.config[TRIAL_KEY]), None, error=True)
         super().on_trial_error(tune_controller, trial)  # type: ignore[misc]
 
+    def _checkpoint_or_exploit(self, trial: Any, tune_controller: Any, upper_quantile: list[Any],
+                               lower_quantile: list[Any]) -> None:
+        """Ray picks a lower-quantile member's donor with the unseeded global `random`: pick it here from the
+        study's seed instead (same seed, same donors), and hand Ray that one as the only candidate."""
+        if trial in lower_quantile and trial not in upper_quantile and upper_quantile:
+            upper_quantile = [self._donors.choice(upper_quantile)]
+        super()._checkpoint_or_exploit(trial, tune_controller, upper_quantile, lower_quantile)  # type: ignore[misc]
+
     def _exploit(self, tune_controller: Any, trial: Any, trial_to_clone: Any) -> None:
         key, step = str(trial.config[TRIAL_KEY]), self._trial_state[trial].last_train_time
         self._optuna.tell(key, self._trial_state[trial].last_result, exploited=True)
-        donor = trial_to_clone.config
+        own, donor = dict(trial.config), trial_to_clone.config
         super()._exploit(tune_controller, trial, trial_to_clone)  # type: ignore[misc]
-        assert self._cfg.search.pbt is not None
-        changed = " ".join(f"{n} {donor[n]:.3g}->{trial.config[n]:.3g}" for n in self._cfg.search.pbt.mutate if n in donor)
-        print(f"pbt: {key} continues from {donor[TRIAL_KEY]}'s checkpoint at step {step}: {changed}", flush=True)
+        print(f"pbt: {key} continues from {donor[TRIAL_KEY]}'s checkpoint at step {step}: "
+              f"{changes(own, donor, trial.config, self._cfg)}", flush=True)
 
 
 class StudyPBT(_StudyRules, PopulationBasedTraining):

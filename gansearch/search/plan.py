@@ -14,6 +14,7 @@ from gansearch.config import SpaceFile
 from gansearch.config.metrics import known_metrics, objectives
 from gansearch.errors import ConfigError, ConfigErrors
 from gansearch.search.devices import device_errors
+from gansearch.search.enqueue import stratify_errors
 from gansearch.search.schedulers import POPULATION_SCHEDULERS, SCHEDULERS
 
 
@@ -171,6 +172,7 @@ def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
     elif s.pbt is not None:
         errs.append(ConfigError("search.pbt", "must be set only with search.scheduler: pbt or pb2", s.scheduler))
     errs.extend(device_errors(cfg))
+    errs.extend(stratify_errors(cfg))
     if cfg.eval.every > cfg.train.steps:
         errs.append(ConfigError("eval.every", f"must be <= train.steps ({cfg.train.steps}) for a search", cfg.eval.every))
     n = num_trials if num_trials is not None else s.num_trials

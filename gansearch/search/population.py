@@ -5,17 +5,26 @@ The population is `search.num_trials` members, sampled up front by the study's O
 refuses to run beside a searcher, so the members reach Tune as fixed configs; `population.json` keeps
 them). PBT runs synchronously: each member pauses at every `perturbation_interval` steps until all got
 there, so a donor's checkpoint is at the very step of the member that copies it. Then the worst
-`quantile_fraction` each take one of the best's checkpoint (weights and optimizer moments) and its
-hyperparameters, each name in `mutate` multiplied by 0.8 or 1.2 (or, with `resample_probability`, drawn
-again), kept inside its range; with `pb2` PB2's GP bandit picks the new values instead. The trial itself
+`quantile_fraction` each take the checkpoint (weights and optimizer moments) of one of the best, drawn
+from `search.seed` (the same seed gives the same donors), and its whole configuration, categoricals
+included, each name in `mutate` multiplied by 0.8 or 1.2 (or, with `resample_probability`, drawn again),
+kept inside its range; with `pb2` PB2's GP bandit picks the new values instead. The trial itself
 (`trainable.run_trial`, with gansearch.search.member) sees a Tune checkpoint written by another member and
-adopts it (`Trainer.adopt`): it keeps its own records, RNG streams and lineage.
+adopts it (`Trainer.adopt`): it keeps its own records, RNG streams and lineage, and records both the
+configuration now in force and the donor's schedule, which its weights now descend from
+(gansearch.config.lineage).
 
 What Optuna is told. A member's Optuna trial stands for its initial configuration trained from scratch.
 Its evaluations are reported as intermediate values until its first exploit; there it is told PRUNED (that
 configuration trained so many steps and lost) and nothing more: after the exploit neither the weights nor
 the configuration are its own. A member never exploited ends COMPLETE with its final value, a diverged one
 FAIL. PBT's own choices are not sampled by Optuna, so they are not in Optuna's importance either.
+
+Importance. The COMPLETE trials are the members never copied: survivors of PBT's selection, not a sample
+of the space, and their final values come from schedules, not from their configuration alone. What every
+member did with its own configuration alone is its value at the first perturbation (all were trained
+from scratch to that step, none had copied yet): `first_round_trials` turns each into a COMPLETE trial
+with that value, the sample the report's importance should score for a PBT study.
 
 Resume (`--resume` after a crash): every member that has not finished continues from its folder's
 checkpoint with the hyperparameters that checkpoint was trained with, in a new Tune run whose perturbations
@@ -26,6 +35,7 @@ member when the crash came is lost: the member goes on as it was (its Optuna tri
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +96,32 @@ def fixed_population(configs: list[dict[str, Any]], max_concurrent: int) -> Any:
             return trial
 
     return Population()
+
+
+def first_round_trials(study: Any, interval: int) -> tuple[list[Any], dict[str, int]]:
+    """Every member's initial configuration scored by its value at step `interval` (the first perturbation),
+    as COMPLETE trials, for importance; with the members left out, by reason (none reported a finite value
+    there: failed or diverged before it)."""
+    import optuna
+
+    used, excluded = [], {}
+    for t in study.get_trials(deepcopy=False):
+        value = t.intermediate_values.get(interval)
+        if value is None or not math.isfinite(value):
+            reason = f"no finite value at step {interval}"
+            excluded[reason] = excluded.get(reason, 0) + 1
+            continue
+        used.append(optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=float(value),
+                                              user_attrs=t.user_attrs, intermediate_values=t.intermediate_values))
+    return used, excluded
+
+
+def importance_note(interval: int, n: int) -> str:
+    """What the report says beside a PBT study's importance (from `first_round_trials`)."""
+    return (f"PBT: importance scores each member's initial configuration by its value at step {interval}, the "
+            f"first perturbation, before any member copied another ({n} members). Final values are not used: "
+            "they come from weights and settings copied between members, and the members never copied are "
+            "survivors of PBT's selection, not a sample of the space.")
 
 
 def run_population(cfg: SpaceFile, plan: Any, study_dir: Path, storage: Any, study_name: str, uri: str,

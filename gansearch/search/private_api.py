@@ -43,6 +43,8 @@ OVERRIDDEN: dict[str, dict[str, tuple[str, ...]]] = {
         "_exploit": ("self", "tune_controller", "trial", "trial_to_clone"),
         "_get_new_config": ("self", "trial", "trial_to_clone"),
         "_save_trial_state": ("self", "state", "time", "result", "trial"),
+        # Ray draws the donor there with the global `random`: StudyPBT hands it one donor drawn from search.seed
+        "_checkpoint_or_exploit": ("self", "trial", "tune_controller", "upper_quantile", "lower_quantile"),
     },
     "PB2": {"_get_new_config": ("self", "trial", "trial_to_clone")},
 }

@@ -9,10 +9,13 @@ import math
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from gansearch.analysis.importance import (
+    RESAMPLES,
+    SEED,
     check_evaluator,
     importance_section,
     target_quantile,
@@ -100,10 +103,12 @@ def optuna_statuses(study: Any, data_diverged: Callable[[str], bool]) -> dict[st
 
 
 def importances(study: Any | None, data: StudyData, evaluator: str) -> list[dict[str, Any]]:
-    """One importance section per objective, over the COMPLETE trials with a finite value."""
+    """One importance section per objective, over the COMPLETE trials with a finite value, each score with
+    its bootstrap interval (gansearch.analysis.importance says how to read them)."""
     from optuna.trial import TrialState
 
     searched = data.searched()
+    choices = {k: v["choices"] for k, v in data.space.items() if isinstance(v, dict) and v.get("type") == "categorical"}
     sections = []
     for i, (metric, mode) in enumerate(data.objectives):
         if study is None:
@@ -120,27 +125,68 @@ def importances(study: Any | None, data: StudyData, evaluator: str) -> list[dict
                 reason = {TrialState.COMPLETE: "no finite value", TrialState.FAIL: "failed or diverged"}.get(
                     t.state, t.state.name.lower())
                 excluded[reason] = excluded.get(reason, 0) + 1
+        pbt = data.search.get("pbt") if data.search.get("scheduler") in ("pbt", "pb2") else None
+        if pbt:  # COMPLETE = never copied: PBT's survivors; every member's own start instead
+            from gansearch.search.population import first_round_trials
+
+            used, excluded = first_round_trials(study, int(pbt["perturbation_interval"]))
         params = [t.params for t in used]
         quantile = target_quantile(len(used)) if evaluator == "ped_anova" else None
         note = None
         scores: dict[str, float] = {}
+        resamples: list[dict[str, float]] = []
+        failed = 0
         if len(used) < 2:
             note = f"too few completed trials ({len(used)}) to compute importances"
         else:
-            sub = _subset(used, study.directions)
+            target = _target(i, sign)
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    import optuna
-
-                    scores = optuna.importance.get_param_importances(
-                        sub, evaluator=EVALUATOR_FACTORIES[evaluator](len(used)), target=lambda t, i=i: sign * t.values[i])
+                scores = _scores(used, study.directions, evaluator, target)
             except (ValueError, RuntimeError) as e:  # e.g. fANOVA with no parameter in every trial
                 note = f"{evaluator} could not score this study: {e}"
+            else:
+                resamples, failed = bootstrap(used, study.directions, evaluator, target)
         if data.reruns:
             note = (note + " " if note else "") + "Importances use each trial's search-seed value, not the rerun means."
-        sections.append(importance_section((metric, mode), evaluator, scores, params, searched, excluded, quantile, note))
+        if pbt:
+            from gansearch.search.population import importance_note
+
+            note = importance_note(int(pbt["perturbation_interval"]), len(used)) + (" " + note if note else "")
+        sections.append(importance_section((metric, mode), evaluator, scores, params, searched, excluded, quantile,
+                                           note, resamples, failed, choices))
     return sections
+
+
+def _target(i: int, sign: float) -> Callable[[Any], float]:
+    """Objective i as a value to minimise, for the evaluators."""
+    return lambda t: sign * t.values[i]
+
+
+def _scores(trials: list[Any], directions: list[Any], evaluator: str, target: Callable[[Any], float]) -> dict[str, float]:
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return optuna.importance.get_param_importances(
+            _subset(trials, directions), evaluator=EVALUATOR_FACTORIES[evaluator](len(trials)), target=target)
+
+
+def bootstrap(trials: list[Any], directions: list[Any], evaluator: str, target: Callable[[Any], float],
+              resamples: int | None = None, seed: int = SEED) -> tuple[list[dict[str, float]], int]:
+    """The evaluator on `resamples` (default RESAMPLES[evaluator]) resamples of `trials` drawn with
+    replacement, each drawn trial kept once (gansearch.analysis.importance.RESAMPLE says why), seeded:
+    (the importances of each resample it could score, how many it could not)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out, failed = [], 0
+    for _ in range(RESAMPLES[evaluator] if resamples is None else resamples):
+        pick = np.unique(rng.integers(0, len(trials), len(trials)))
+        try:
+            out.append(_scores([trials[j] for j in pick], directions, evaluator, target))
+        except (ValueError, RuntimeError):
+            failed += 1
+    return out, failed
 
 
 def _subset(trials: list[Any], directions: list[Any]) -> Any:

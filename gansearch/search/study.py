@@ -232,6 +232,7 @@ def _tune(cfg: SpaceFile, plan: Plan, study_dir: Path, storage: Any, study_name:
     from ray.tune.search import ConcurrencyLimiter
 
     from gansearch.search import tuner
+    from gansearch.search.enqueue import enqueue
     from gansearch.search.progress import StudyCallback
     from gansearch.search.private_api import searcher_study
     from gansearch.search.schedulers import SCHEDULERS
@@ -240,6 +241,7 @@ def _tune(cfg: SpaceFile, plan: Plan, study_dir: Path, storage: Any, study_name:
 
     s = cfg.search
     searcher = make_searcher(cfg, plan, storage, study_name, seed)
+    enqueue(searcher_study(searcher), cfg, plan.num_trials)
     # the sampler Optuna really uses, read back from the study (a test checks each name reaches it)
     runs.client(uri).set_tag(parent, "optuna.sampler", type(searcher_study(searcher).sampler).__name__)
     callback = StudyCallback(total=plan.num_trials, done_before=done, max_step=cfg.train.steps, study=study_dir.name, study_dir=str(study_dir),

@@ -12,8 +12,9 @@ from typing import Any, Sequence
 import torch
 
 from gansearch.config import layout
-from gansearch.config.metrics import BEST_SUFFIX, STYLE_METRICS
+from gansearch.config.metrics import BEST_SUFFIX
 from gansearch.style.images import save_image
+from gansearch.style.measure import MODES, WORST
 from gansearch.trainer.records import (  # the GAN run's formats, the same files
     jsonable,
     write_json,
@@ -21,7 +22,8 @@ from gansearch.trainer.records import (  # the GAN run's formats, the same files
 
 HEADLINE = "transfer_score"
 # a null in metrics.jsonl stood for +inf (a diverged run's worst case) for these, NaN otherwise
-_INF_WORST = set(STYLE_METRICS) | {k + BEST_SUFFIX for k in STYLE_METRICS}
+_INF_WORST = {k for k, v in WORST.items() if v == math.inf}
+_INF_WORST |= {k + BEST_SUFFIX for k in _INF_WORST}
 
 
 def converge_step(steps: Sequence[int], values: Sequence[float], rtol: float) -> int | None:
@@ -57,11 +59,13 @@ class StyleRecords:
 
     def add_eval(self, step: int, metrics: dict[str, float], extra: dict[str, Any], grid: Path | None) -> dict[str, Any]:
         rec: dict[str, Any] = {"step": step, **metrics}
-        for key in STYLE_METRICS:  # the best so far of each distance (finite values only)
+        for key, mode in MODES.items():  # the best so far of each measure, in its direction (finite values only)
+            if key not in metrics:
+                continue
             values = [float(r[key]) for r in self.evals if isinstance(r.get(key), (int, float))] + [metrics[key]]
             finite = [v for v in values if math.isfinite(v)]
             if finite:
-                rec[key + BEST_SUFFIX] = min(finite)
+                rec[key + BEST_SUFFIX] = min(finite) if mode == "min" else max(finite)
         rec["diverged"] = 1.0 if self.status == "diverged" else 0.0
         rec["train_time_s"] = round(self.train_time, 4)
         rec["eval_time_s"] = round(self.eval_time, 4)

@@ -3,8 +3,9 @@ L-BFGS so a VGG-19 sees the content image's activations and the style image's Gr
 
 The same surface the search uses for the GAN trainer: `StyleTrainer(cfg, out_dir, params)`, `restore()`,
 `run(report, progress)` returning the summary (also metrics.json), `records.evals`, `start_step`,
-`save_checkpoint(step, path)`. Every `eval.every` steps the image is measured by ANOTHER net
-(gansearch.style.measure), saved as samples/step_<N>.png and reported; a non-finite loss or image ends
+`save_checkpoint(step, path)`. Every `eval.every` steps the image is measured by ANOTHER net (the
+transfer_score proxy) and by net-free pixel measures (SSIM, edges, sliced Wasserstein: see
+gansearch.style.measure), saved as samples/step_<N>.png and reported; a non-finite loss or image ends
 the run as diverged, scored at the worst case. No Ray, Optuna or MLflow here.
 """
 
@@ -26,7 +27,7 @@ from gansearch.errors import ConfigError
 from gansearch.style import vgg
 from gansearch.style.images import load_image
 from gansearch.style.losses import content_loss, style_loss, tv_loss
-from gansearch.style.measure import WORST, Measure
+from gansearch.style.measure import DESCRIPTIONS, WORST, Measure
 from gansearch.style.records import StyleRecords
 from gansearch.trainer import checkpoint
 from gansearch.trainer.setup import peak_memory_mib, reset_peak_memory, resolve_device
@@ -223,4 +224,5 @@ class StyleTrainer:
             "dataset_fingerprint": hashlib.sha256(f"{self.content_hash}:{self.style_hash}".encode()).hexdigest()[:16],
             "content_layers": list(self.content_layers), "style_layers": list(self.style_layers),
             "measure_size": s.measure_size, **self.baselines, **self.provenance,
+            "measure_definitions": DESCRIPTIONS,
         }

@@ -20,6 +20,7 @@ import torch
 
 from gansearch.config import SpaceFile, fixed_params, full_params
 from gansearch.config.fields import with_fields
+from gansearch.config.lineage import DONOR_SCHEDULE, schedule
 from gansearch.config.plugins import is_plugin
 from gansearch.config.metrics import GENERATOR, evaluation_metrics
 from gansearch.trainer import checkpoint
@@ -119,7 +120,8 @@ class Trainer:
             d_has_batchnorm=any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.d.modules()),
         )
         floor = None if self.loss.d_floor is None else self.loss.d_floor(self.balance.real_target)
-        self.records = Records(self.out, cfg.eval, evaluation_metrics(cfg, best=False), d_floor=floor)
+        self.records = Records(self.out, cfg.eval, evaluation_metrics(cfg, best=False), d_floor=floor,
+                               levels=self.loss.chance(self.balance.real_target))
         # how every evaluation's numbers were made: the feature net (setup) and the G that was sampled
         self.provenance: dict[str, Any] = {**self.setup.provenance, GENERATOR: "raw" if self.ema is None else "ema"}
         self.pool = pool_size(cfg.eval.num_samples, cfg.eval.grid)
@@ -323,8 +325,11 @@ class Trainer:
         for opt, lr in ((self.opt_g, self.lr_g), (self.opt_d, self.lr_d)):
             for group in opt.param_groups:  # the donor's moments; the step size is this member's own
                 group.update(lr=lr, betas=betas, weight_decay=float(self.hp["weight_decay"]))
+        # the donor's schedule at the copy, from its own checkpoint: the history of the weights just adopted
+        donor_schedule = schedule(json.loads(donor.get("lineage", "[]")), checkpoint.config_of(donor)[1])
         self.lineage.append({"step": step, **event, "donor_step": int(donor["step"]),
-                             "before": checkpoint.config_of(own)[1], "params": self.params})
+                             "before": checkpoint.config_of(own)[1], "params": self.params,
+                             DONOR_SCHEDULE: donor_schedule})
         self.start_step = step
         return step
 

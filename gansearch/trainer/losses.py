@@ -88,19 +88,41 @@ def _zero(real_target: float) -> float:
     return 0.0
 
 
+# The loss's value where D cannot tell real from fake (its output halfway between the fake and real
+# targets), (G's, D's): the level that loss-oscillation's rel_amplitude divides by, so that it is a share
+# of the same point for every loss. None where that value is 0 (hinge's G, WGAN's critic and G): a
+# difference of means has no level to be relative to. Label smoothing leaves BCE's chance level at 2 ln 2.
+def _ns_chance(real_target: float) -> tuple[float | None, float | None]:
+    return math.log(2.0), 2.0 * math.log(2.0)
+
+
+def _hinge_chance(real_target: float) -> tuple[float | None, float | None]:
+    return None, real_target + 1.0
+
+
+def _wgan_chance(real_target: float) -> tuple[float | None, float | None]:
+    return None, None
+
+
+def _lsgan_chance(real_target: float) -> tuple[float | None, float | None]:
+    mid = real_target / 2.0
+    return 0.5 * (mid - 1.0) ** 2, 0.5 * (mid - real_target) ** 2 + 0.5 * mid**2
+
+
 @dataclass(frozen=True)
 class Loss:
     d_loss: Callable[..., Tensor]
     g_loss: Callable[[Tensor], Tensor]
     d_floor: Callable[[float], float] | None  # None: unbounded below (WGAN)
+    chance: Callable[[float], tuple[float | None, float | None]]  # (G, D) at D's undecided output
     gradient_penalty: bool = False
 
 
 LOSSES: dict[str, Loss] = {
-    "non_saturating": Loss(ns_d, ns_g, binary_entropy),  # real term >= H(real_target), fake term >= 0
-    "hinge": Loss(hinge_d, hinge_g, _zero),
-    "wgan_gp": Loss(wgan_d, wgan_g, None, gradient_penalty=True),
-    "lsgan": Loss(lsgan_d, lsgan_g, _zero),
+    "non_saturating": Loss(ns_d, ns_g, binary_entropy, _ns_chance),  # real term >= H(real_target), fake >= 0
+    "hinge": Loss(hinge_d, hinge_g, _zero, _hinge_chance),
+    "wgan_gp": Loss(wgan_d, wgan_g, None, _wgan_chance, gradient_penalty=True),
+    "lsgan": Loss(lsgan_d, lsgan_g, _zero, _lsgan_chance),
 }
 
 

@@ -26,10 +26,11 @@ class Records:
     `d_floor`: the least D's loss can be (see losses.Loss.d_floor), None where collapse is undefined."""
 
     def __init__(self, out: Path, ev: EvalConfig, modes: dict[str, str] | None = None,
-                 d_floor: float | None = 0.0) -> None:
+                 d_floor: float | None = 0.0, levels: tuple[float | None, float | None] = (None, None)) -> None:
         self.out, self.ev = out, ev
         self.modes = dict(modes or {})
         self.d_floor = d_floor
+        self.levels = levels  # G's and D's chance levels (losses.Loss.chance): rel_amplitude's denominators
         self.jsonl = out / layout.METRICS_JSONL
         self.g_hist: deque[float] = deque(maxlen=ev.oscillation_window)
         self.d_hist: deque[float] = deque(maxlen=ev.oscillation_window)
@@ -87,7 +88,8 @@ class Records:
         # d_collapse: D's loss within collapse_threshold of its floor for collapse_evals evaluations in a row
         above_floor = [v - (self.d_floor or 0.0) for v in self.d_per_eval]
         if len(self.d_hist) >= 8:
-            rec.update(loss_summary(list(self.g_hist), list(self.d_hist), above_floor, self.ev.collapse_threshold, self.ev.collapse_evals))
+            rec.update(loss_summary(list(self.g_hist), list(self.d_hist), above_floor, self.ev.collapse_threshold, self.ev.collapse_evals,
+                                    self.levels))
         else:
             rec["d_collapse"] = float(d_collapse(above_floor, self.ev.collapse_threshold, self.ev.collapse_evals))
         if self.d_floor is None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from gansearch.analysis.convergence import collapse_rule, curves, failure_shares, failures, oscillation_by_group
+from gansearch.analysis.convergence import (
+    collapse_rule,
+    curves,
+    failure_shares,
+    failures,
+    oscillation_by_group,
+)
 
 COV = ("modes_covered", 8)
 

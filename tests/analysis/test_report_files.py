@@ -41,6 +41,10 @@ def test_full_report(tmp_path: Path) -> None:
     assert imp["conditional"] == {"ttur_ratio": 1} and "PED-ANOVA needs 2 per regime" in imp["dropped"]["ttur_ratio"]
     assert set(imp["importances"]) == {"lr_g", "loss", "balance"}
     assert abs(sum(imp["importances"].values()) - 1.0) < 1e-9
+    # every score with its bootstrap interval; 3 completed trials rank nothing, and the report says so
+    assert set(imp["intervals"]) == set(imp["importances"]) and imp["bootstrap"]["resamples"] == 200
+    assert all(0.0 <= lo <= hi <= 1.0 for lo, hi in imp["intervals"].values())
+    assert imp["verdict"]["kind"] == "too_small" and set(imp["sparse"]) == set(imp["importances"])
     fails = r["convergence"]["failures"]
     assert fails["by_balance"]["ttur"] == {"trials": 2, "diverged": 0.5, "diverged_count": 1, "d_collapsed": 0.5,
                                            "d_collapsed_count": 1, "mode_collapsed": 1.0, "mode_collapsed_count": 2}
@@ -56,6 +60,7 @@ def test_full_report(tmp_path: Path) -> None:
     marg = {m["param"]: m for m in r["marginals"]}
     assert marg["lr_g"]["log_x"] and marg["loss"]["categorical"] and len(marg["ttur_ratio"]["x"]) == 1
     html = out["html"].read_text()
+    assert "Too small to rank: 3 completed trials" in html and "90% interval" in html
     assert html.count("<img src=\"data:image/png;base64,") == 2
     from plotly.offline import get_plotlyjs
 
@@ -115,3 +120,32 @@ def test_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no space.json"):
         write_report(tmp_path)
 
+
+
+def test_model_sensitivity_section(tmp_path: Path) -> None:
+    """With `model` searched: one converged rule for every loss, Wilson intervals, the model x loss table
+    and the budget line."""
+    study = make_study(tmp_path / "study")
+    models = {"trial-0000": "dcgan", "trial-0001": "msg", "trial-0002": "msg", "trial-0003": "dcgan", "trial-0004": "msg"}
+    space = json.loads((study / "space.json").read_text())
+    space["space"]["model"] = {"type": "categorical", "choices": ["dcgan", "msg"]}
+    space["train"]["batch_size"] = 8
+    (study / "space.json").write_text(json.dumps(space))
+    summary = json.loads((study / "summary.json").read_text())
+    for row in summary["trials"]:
+        row["params"]["model"] = models[row["key"]]
+    (study / "summary.json").write_text(json.dumps(summary))
+    out = write_report(study, tmp_path / "r.html")
+    m = strict_json(out["json"])["models"]
+    assert "not part of the rule" in m["rule"]
+    # converged: trial-0000 (120) and trial-0004 (150, within 2 x 120); 0001 mode-collapsed, 0002 diverged,
+    # 0003 ended at 700
+    assert {k: (r["trials"], r["converged"]) for k, r in m["by_model"].items()} == {"dcgan": (2, 1), "msg": (3, 1)}
+    assert m["by_model"]["dcgan"]["converged_interval"] == [pytest.approx(0.0945, abs=1e-4), pytest.approx(0.9055, abs=1e-4)]
+    assert m["by_model"]["msg"]["d_collapsed"] == 1  # trial-0001: shown, not counted against it
+    assert {k: (r["trials"], r["converged"]) for k, r in m["by_model_loss"].items()} == {
+        "dcgan / non_saturating": (2, 1), "msg / hinge": (3, 1)}
+    b = m["budget"]
+    assert (b["steps_per_trial"], b["batch_size"], b["images_per_trial"], b["steps_run"], b["images_seen"]) == (20, 8, 160, 80, 640)
+    html = out["html"].read_text()
+    assert "dcgan / non_saturating" in html and "0.09453–0.9055" in html and "640 images seen" in html

@@ -42,6 +42,7 @@ class RayNode:
     proc: subprocess.Popen
     log: Path
     node_id: str | None = None
+    env: dict[str, str] = field(default_factory=dict)  # this node's own variables (its workers inherit them)
 
     @property
     def alive(self) -> bool:
@@ -72,21 +73,23 @@ class RayCluster:
         own token (not ~/.ray/auth_token, so a driver with another HOME connects too)."""
         return {**os.environ, **RAY_ENV, "RAY_AUTH_TOKEN_PATH": str(self.token_path)}
 
-    def _start(self, ip: str, head: bool, num_cpus: int) -> RayNode:
+    def _start(self, ip: str, head: bool, num_cpus: int, num_gpus: int = 0,
+               env: dict[str, str] | None = None) -> RayNode:
+        """`env`: variables only this node has (a machine's own set-up); the workers it starts inherit them."""
         name = f"n{len(self.nodes)}"
         temp = self.root / name
         temp.mkdir(parents=True, exist_ok=True)
         cmd = [str(BIN / "ray"), "start", "--block", f"--node-ip-address={ip}", f"--num-cpus={num_cpus}",
-               "--num-gpus=0", f"--memory={NODE_MEMORY}", f"--object-store-memory={OBJECT_STORE}",
+               f"--num-gpus={num_gpus}", f"--memory={NODE_MEMORY}", f"--object-store-memory={OBJECT_STORE}",
                "--disable-usage-stats", f"--temp-dir={temp}"]
         if head:
             cmd += ["--head", f"--port={self.port}", "--include-dashboard=false"]
         else:
             cmd += [f"--address={self.address}"]
         log = self.log_dir / f"ray-{name}-{ip}.log"
-        proc = subprocess.Popen(cmd, env=self.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        node = RayNode(ip, proc, log)
+        proc = subprocess.Popen(cmd, env={**self.env, **(env or {})}, stdout=open(log, "ab"),
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        node = RayNode(ip, proc, log, env=dict(env or {}))
         self.nodes.append(node)
         return node
 
@@ -195,21 +198,24 @@ def short_dir() -> Path:
 
 @contextmanager
 def ray_cluster(log_dir: Path, ips: tuple[str, ...] = ("127.0.0.2", "127.0.0.3"), num_cpus: int = 1,
-                timeout: float = 120.0) -> Iterator[RayCluster]:
-    """A head on ips[0] and one worker node per further IP, `num_cpus` each; all stopped on exit.
-    Ray's logs end up in `log_dir`."""
+                timeout: float = 120.0, num_gpus: int = 0,
+                node_env: dict[str, dict[str, str]] | None = None) -> Iterator[RayCluster]:
+    """A head on ips[0] and one worker node per further IP, `num_cpus` (and `num_gpus`: logical GPUs, Ray
+    checks none) each; all stopped on exit. `node_env`: IP -> variables only that node gets, so a test can
+    make one node differ from the others. Ray's logs end up in `log_dir`."""
+    node_env = node_env or {}
     log_dir.mkdir(parents=True, exist_ok=True)
     root = short_dir()
     cluster = RayCluster(root, log_dir, ips[0], free_port(ips[0]))
     cluster.token_path.write_text(secrets.token_hex(32))  # what `ray get-auth-token --generate` writes
     cluster.token_path.chmod(0o600)
     try:
-        head = cluster._start(ips[0], head=True, num_cpus=num_cpus)
+        head = cluster._start(ips[0], head=True, num_cpus=num_cpus, num_gpus=num_gpus, env=node_env.get(ips[0]))
         deadline = time.monotonic() + timeout
         while not _listening(cluster.head_ip, cluster.port) and head.alive and time.monotonic() < deadline:
             time.sleep(0.3)
         for ip in ips[1:]:
-            cluster._start(ip, head=False, num_cpus=num_cpus)
+            cluster._start(ip, head=False, num_cpus=num_cpus, num_gpus=num_gpus, env=node_env.get(ip))
         cluster.wait_nodes(timeout)
         yield cluster
     finally:

@@ -97,12 +97,25 @@ def test_far_points_are_not_high_quality() -> None:
 
 
 def test_mode_threshold_scales_with_n() -> None:
-    # 2500 samples: a mode needs 20 hq samples (PacGAN); 19 is "lost"
+    # 2500 samples: gansearch's strict rule needs 20 hq samples in a mode, 19 is "lost"; the papers' rule
+    # (VEEGAN, PacGAN's code) counts it from one
     modes, std = ring8(), 0.02
     which = torch.cat([torch.zeros(2481, dtype=torch.long), torch.ones(19, dtype=torch.long)])
-    assert mode_metrics(sample_modes(modes, which, std, 4), modes, std)["modes_covered"] == 1
+    out = mode_metrics(sample_modes(modes, which, std, 4), modes, std)
+    assert out["modes_covered"] == 1 and out["modes_covered_paper"] == 2
     which[-20] = 1
     assert mode_metrics(sample_modes(modes, which, std, 4), modes, std)["modes_covered"] == 2
+
+
+def test_paper_rule_counts_one_high_quality_sample() -> None:
+    # one hq sample in each of 3 further modes, one far sample near a 7th mode's direction but outside 3 std:
+    # the papers' count is 2 + 3, the strict count 2
+    modes, std = ring8(), 0.02
+    which = torch.cat([torch.zeros(1248, dtype=torch.long), torch.ones(1248, dtype=torch.long), torch.tensor([2, 3, 4])])
+    x = torch.cat([sample_modes(modes, which, std, 5), modes[6:7] * 1.0 + 4 * std])
+    out = mode_metrics(x, modes, std)
+    assert out["modes_covered_paper"] == 5 and out["modes_covered"] == 2
+    assert out["modes_covered"] <= out["modes_covered_paper"]
 
 
 def test_mode_metrics_refusals() -> None:

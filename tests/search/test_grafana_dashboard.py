@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import shutil
 import socket
@@ -139,45 +138,88 @@ def _free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
+def _scrape(url: str) -> str | None:
+    """One scrape of Ray's metrics agent, as Prometheus (and so Grafana) reads it; None while it doesn't answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.read().decode()
+    except OSError:
+        return None
+
+
+def _study_gauges(body: str) -> dict[tuple[str, str, str, str], float]:
+    """(name, study, label, its value) -> value of every gansearch series in a scrape."""
+    got: dict[tuple[str, str, str, str], float] = {}
+    for name, labels, value in re.findall(r"^(ray_gansearch_\w+)\{([^}]*)\}\s+(\S+)", body, re.M):
+        lab = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        key = next(k for k in ("status", "metric") if k in lab)
+        got[(name, lab["study"], key, lab[key])] = float(value)
+    return got
+
+
 @pytest.mark.slow
-def test_study_gauges_reach_prometheus() -> None:
-    """Sets the gauges in a real local Ray and scrapes its metrics agent: names, labels and values arrive."""
+def test_a_studys_gauges_reach_prometheus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real study (run_study: Ray, Optuna, MLflow; 3 trials under ASHA) sets the gauges itself; a scrape
+    of Ray's metrics agent, the endpoint a Prometheus behind Grafana scrapes, then holds each status's count
+    and the best trial's value exactly as the study's records have them (summary.json, each trial's
+    metrics.jsonl). No study gauge is set by hand.
+
+    And they stay. Ray's agent drops a series that its process has not set again lately (it gets a value
+    once, at the process's next export, and keeps it for two export intervals), so the study sends its
+    values again and again (metrics_export.REFRESH_S). The scrape that counts is the first one after a
+    clock gauge, set once when the study has returned, has been dropped: a value the study set only at its
+    last event, before the clock, is gone from that scrape too. (The export interval is made 1 s here, so
+    the agent keeps a series 2 s, and the clock is dropped soon after it shows.)"""
     missing = [m for m in AGENT_MODULES if not _importable(m)]
     if missing:
         pytest.skip(f"Ray's metrics agent needs ray[default] (missing {', '.join(missing)})")
     import ray
+    from ray.util.metrics import Gauge
+    from study_helpers import DIGITS, cache_dir, jsonl
 
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    from gansearch.config import load
+    from gansearch.search.study import run_study, study_env
+
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    monkeypatch.setenv("RAY_metrics_report_interval_ms", "1000")  # the emitting processes read RAY_<setting>
+    monkeypatch.setenv("GANSEARCH_CACHE_DIR", cache_dir())
     port = _free_port("127.0.0.2")
     if ray.is_initialized():  # the session's shared Ray (tests/conftest.py) has no metrics port: this test needs its own
         ray.shutdown()
     temp = tempfile.mkdtemp(prefix="gsray-")  # short: Ray's socket paths must fit in 107 bytes
-    ray.init(_node_ip_address="127.0.0.2", _metrics_export_port=port, include_dashboard=False, num_cpus=1,
-             _temp_dir=temp, log_to_driver=False)
+    # the session Ray's set-up (tests/conftest.py start_test_ray), plus the metrics port
+    ray.init(_node_ip_address="127.0.0.2", _metrics_export_port=port, include_dashboard=False, num_cpus=2,
+             _temp_dir=temp, log_to_driver=False,
+             runtime_env={"env_vars": {**study_env(), "GANSEARCH_CACHE_DIR": cache_dir()}})
     try:
-        m = mx.StudyMetrics("tiny", "fid")
-        m.trials({"completed": 3, "stopped-early": 1}, running=2)
-        m.best(1025.5)
-        trials, best = "ray_gansearch_trials", "ray_gansearch_best_metric"
-        want = {(trials, "status", "completed"): 3.0, (trials, "status", "running"): 2.0,
-                (trials, "status", "diverged"): 0.0, (best, "metric", "fid"): 1025.5}
-        got: dict[tuple[str, str, str], float] = {}
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not want.items() <= got.items():
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.2:{port}/metrics", timeout=5) as r:
-                    body = r.read().decode()
-            except OSError:
-                time.sleep(0.5)
-                continue
-            for name, labels, value in re.findall(r"^(ray_gansearch_\w+)\{([^}]*)\}\s+(\S+)", body, re.M):
-                lab = dict(re.findall(r'(\w+)="([^"]*)"', labels))
-                assert lab.get("study") == "tiny", labels
-                for key in ("status", "metric"):
-                    if key in lab:
-                        got[(name, key, lab[key])] = float(value)
+        out = tmp_path / "gauged-study"
+        cfg = load(DIGITS, ["search.scheduler=asha", "search.seed=3", "search.max_concurrent=1"])
+        summary = run_study(cfg, DIGITS, out, num_trials=3, echo=lambda s: None)
+        Gauge("gstest_clock", description="test only: set once, after the study's last event").set(1.0)
+        # what the study's records say: trials by status, and the best trial's value (its last evaluation)
+        statuses = [t["status"] for t in summary["trials"]]
+        last = {t["key"]: jsonl(out / "trials" / t["key"] / "metrics.jsonl")[-1] for t in summary["trials"]}
+        best = min(r["fd_classifier"] for r in last.values())
+        assert summary["best_value"] == best and len(statuses) == 3 and "completed" in statuses
+        trials, best_metric = "ray_gansearch_trials", "ray_gansearch_best_metric"
+        want = {(trials, out.name, "status", s): float(statuses.count(s)) for s in cv.STATUSES}
+        want[(best_metric, out.name, "metric", "fd_classifier")] = best
+
+        clock_seen, body = False, None
+        deadline = time.monotonic() + 180  # a bound on a hang, not on speed
+        while time.monotonic() < deadline:
+            body = _scrape(f"http://127.0.0.2:{port}/metrics")
+            if body is not None:
+                clock = re.search(r"^ray_gstest_clock\b", body, re.M) is not None
+                if clock_seen and not clock:
+                    break  # the clock was dropped: so was every series not set again since the study returned
+                clock_seen |= clock
             time.sleep(0.5)
-        assert want.items() <= got.items(), got
+        else:
+            pytest.fail(f"the clock gauge was {'never dropped' if clock_seen else 'never scraped'} in 180 s: "
+                        "Ray's agent no longer drops a series that is not set again? (see metrics_export.REFRESH_S)")
+        got = _study_gauges(body or "")
+        assert want.items() <= got.items(), (want, got)
         assert {k[0] for k in got} <= set(gansearch_metric_names())
     finally:
         ray.shutdown()

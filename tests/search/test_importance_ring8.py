@@ -53,13 +53,20 @@ def test_importance_ranks_the_lr_ratio_first_and_weight_decay_last(ray_up, tmp_p
     run_study(load(space, []), space, study, echo=lambda s: None)
     report = json.loads(write_report(study)["json"].read_text())
     imp = report["importance"][0]
-    print("ped_anova", imp["importances"])
+    print("ped_anova", imp["importances"], imp["intervals"], imp["verdict"])
     assert imp["metric"] == "fd_points" and imp["trials_used"] == 24 and imp["dropped"] == {}
     assert imp["ranking"] == ["ttur_ratio", "weight_decay"]
     assert imp["importances"]["ttur_ratio"] >= 0.75
+    # and says how sure it is: the ratio's bootstrap interval lies above weight decay's ([0.68, 0.99] vs
+    # [0.01, 0.32] on this study), so the verdict ranks it first
+    assert imp["verdict"]["kind"] == "top_first" and imp["sparse"] == {}
+    assert imp["intervals"]["ttur_ratio"][0] > imp["intervals"]["weight_decay"][1]
+    assert all(lo <= imp["importances"][k] <= hi for k, (lo, hi) in imp["intervals"].items())
     fanova = json.loads(write_report(study, tmp_path / "fanova.html", evaluator="fanova")["json"].read_text())
-    print("fanova", fanova["importance"][0]["importances"])
+    print("fanova", fanova["importance"][0]["importances"], fanova["importance"][0]["intervals"],
+          fanova["importance"][0]["verdict"])
     assert fanova["importance"][0]["ranking"] == ["ttur_ratio", "weight_decay"]
+    assert fanova["importance"][0]["verdict"]["kind"] == "top_first"
     # the marginal the report plots shows why: the best trial's ratio lies between the extremes
     marg = {m["param"]: m for m in report["marginals"]}["ttur_ratio"]
     best_ratio = marg["x"][marg["y"].index(min(marg["y"]))]

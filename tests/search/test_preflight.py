@@ -179,6 +179,7 @@ def local_ray(ray_up):
 
 
 def test_check_nodes_probes_every_node(local_ray, tmp_path: Path) -> None:
+    """One node here; on two real nodes, with a fault on the second only: tests/cluster/test_preflight_nodes.py."""
     import ray
 
     study = tmp_path / "study"

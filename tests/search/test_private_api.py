@@ -27,6 +27,8 @@ def test_ray_names() -> None:
         for name, params in methods.items():
             method = getattr(classes[cls], name)
             assert tuple(inspect.signature(method).parameters) == params, (cls, name)
+    # StudyPBT picks the donor and hands Ray a one-member upper quantile: Ray must draw from that list only
+    assert "random.choice(upper_quantile)" in inspect.getsource(PopulationBasedTraining._checkpoint_or_exploit)
     s = PopulationBasedTraining(time_attr="step", metric="m", mode="min", perturbation_interval=10,
                                 hyperparam_mutations={"a": [1, 2]})
     assert all(hasattr(s, a) for a in private_api.READ["PopulationBasedTraining"])

@@ -122,12 +122,38 @@ def test_study_tpe_asha_stops_trials_early(ray_local, tmp_path: Path, capsys: py
 
 
 def test_study_hyperband_end_to_end(ray_local, tmp_path: Path) -> None:
-    """`scheduler: hyperband` end to end, 2 trials at a time: it finishes (Tune's synchronous HyperBand, which
-    it used to be, paused trials for a bracket that a concurrency limit of 2 never filled, and hung), every
-    step reaches MLflow and metrics.jsonl once, and each trial's Optuna state agrees with its status."""
+    """`scheduler: hyperband` end to end behind a concurrency limit: it finishes, it stops a trial early,
+    every step reaches MLflow and metrics.jsonl once, and each trial's Optuna state agrees with its status.
+    (Tune's synchronous HyperBand, which it used to be, paused trials for a bracket that a limit of 2 never
+    filled, and hung; under this limit of 1 it runs every trial to the end: the stop is what tells them apart.)
+
+    Deterministic: one trial at a time, so each decision sees the same earlier trials; and numpy's global
+    seed fixed, which AsyncHyperBandScheduler draws each trial's bracket from (with 30 steps and a grace of
+    10 only bracket 0 has a rung below max_t; seed 2 puts every trial there). Measured: trials 1-3 are
+    stopped at step 10, trial-0002 by 0.48 over the cutoff, so a stop does not hang on a last-digit difference."""
+    import numpy as np
+
+    np.random.seed(2)
     cfg, out, summary = _study(tmp_path, "search.sampler=random", "search.scheduler=hyperband", "search.seed=5",
-                               "search.max_concurrent=2", num_trials=4)
+                               "search.max_concurrent=1", num_trials=4)
     _check_study(cfg, out, summary, f"sqlite:///{out / 'mlflow.db'}", "fd_classifier", "min", 4, branches_seen=False)
+    # the scheduler stopped at least one trial: fewer evaluations than train.steps allows, at a rung (step 10)
+    # where an earlier trial had done better (ASHA keeps only the top third of a rung)
+    recs = {t["key"]: jsonl(out / "trials" / t["key"] / "metrics.jsonl") for t in summary["trials"]}
+    full = cfg.train.steps // cfg.eval.every + 1
+    stopped = {k for k, r in recs.items() if len(r) < full}
+    assert stopped, {k: [x["step"] for x in r] for k, r in recs.items()}
+    assert all(t["status"] == ("stopped-early" if t["key"] in stopped else "completed") for t in summary["trials"])
+    for key in stopped:
+        rung = recs[key][-1]["step"]
+        assert rung == cfg.eval.every, (key, rung)  # the grace period, the one rung below max_t
+        at_rung = {k: next(x["fd_classifier"] for x in r if x["step"] == rung) for k, r in recs.items()}
+        # an earlier trial (keys count up in the order trials start, one at a time) did better there
+        assert any(at_rung[k] < at_rung[key] for k in sorted(recs) if k < key), (key, at_rung)
+    # Tune's own results say the same: each trial's last result is its last evaluation
+    last = {r[-1]["config"]["__trial_key"]: r[-1]["step"]
+            for r in (jsonl(f / "result.json") for f in (out / "tune").glob("run-0/trial-*"))}
+    assert last == {k: r[-1]["step"] for k, r in recs.items()}, last
 
 
 def test_study_max_mode_tpe(ray_local, tmp_path: Path) -> None:

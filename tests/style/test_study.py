@@ -78,6 +78,11 @@ def test_style_study_end_to_end(tmp_path: Path) -> None:
     print("best", best["key"], best["params"], {k: rec[k] for k in (
         "transfer_score", "content_distance", "style_distance", "content_distance_of_style",
         "style_distance_of_content", "style_distance_of_noise", "content_distance_of_noise", "converge_step")})
+    # the net-free measures (no VGG: nothing shared with the objective), with their references
+    independent = {k: rec[k] for k in ("content_ssim", "content_edge_corr", "style_swd_patch", "style_swd_colour",
+                                       "content_ssim_of_style", "content_edge_corr_of_style",
+                                       "style_swd_patch_of_content", "style_swd_colour_of_content")}
+    print("best, net-free", independent)
 
     # --- MLflow: one child run per trial, params under their YAML names, distances with provenance ------
     from mlflow.tracking import MlflowClient
@@ -91,6 +96,8 @@ def test_style_study_end_to_end(tmp_path: Path) -> None:
     assert run.data.tags["eval.feature_net"] == "vgg19-random-seed1"
     assert {"style_weight", "tv_weight", "optimizer", "init", "lr"} <= set(run.data.params)
     assert [m.step for m in c.get_metric_history(run.info.run_id, "transfer_score")] == [0, 20, 40, 60]
+    assert [m.step for m in c.get_metric_history(run.info.run_id, "style_swd_patch")] == [0, 20, 40, 60]
+    assert run.data.metrics["content_ssim"] == pytest.approx(rec["content_ssim"])
     arts = {a.path for a in c.list_artifacts(run.info.run_id, "samples")}
     assert "samples/step_60.png" in arts
     assert {a.path for a in c.list_artifacts(run.info.run_id, "checkpoint")} == {"checkpoint/checkpoint.pt"}
@@ -126,3 +133,5 @@ def test_style_study_end_to_end(tmp_path: Path) -> None:
     again = Measure(cfg.style, torch.device("cpu")).score(image)
     assert again["transfer_score"] == pytest.approx(rec["transfer_score"], rel=1e-4)
     assert again["style_distance"] == pytest.approx(rec["style_distance"], rel=1e-4)
+    for k in ("content_ssim", "content_edge_corr", "style_swd_patch", "style_swd_colour"):
+        assert again[k] == pytest.approx(rec[k], rel=1e-4, abs=1e-9), k

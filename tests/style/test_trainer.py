@@ -14,6 +14,7 @@ from gansearch.config import fixed_params, load
 from gansearch.config.metrics import FEATURE_NET, FEATURE_NET_HASH, OPTIMISED_NET, OPTIMISED_NET_HASH
 from gansearch.errors import ConfigError
 from gansearch.style import StyleTrainer, train
+from gansearch.style.measure import DESCRIPTIONS, INDEPENDENT_METRICS
 from gansearch.trainer import checkpoint
 
 
@@ -32,6 +33,12 @@ def test_run_records_distances_provenance_and_images(space: Path, tmp_path: Path
         assert {"transfer_score", "content_distance", "style_distance", "transfer_score_best", "loss",
                 "converge_step", "style_distance_of_content", "content_distance_of_style",
                 "style_distance_of_noise", "content_distance_of_noise"} <= set(r)
+        # the net-free measures, their best so far, and their references (the other input image, the noise)
+        assert {"content_ssim", "content_edge_corr", "style_swd_patch", "style_swd_colour", "content_ssim_best",
+                "style_swd_patch_best", "content_ssim_of_style", "content_edge_corr_of_style",
+                "style_swd_patch_of_content", "style_swd_colour_of_content", "content_ssim_of_noise",
+                "style_swd_colour_of_noise"} <= set(r)
+        assert all(math.isfinite(r[k]) for k in INDEPENDENT_METRICS)
         assert (tmp_path / "run" / r["grid"]).is_file() and r["grid"] == f"samples/step_{r['step']}.png"
         assert r[FEATURE_NET] == "vgg19-random-seed1" and r[OPTIMISED_NET] == "vgg19-random-seed0"
         assert r[FEATURE_NET_HASH] != r[OPTIMISED_NET_HASH]
@@ -39,9 +46,13 @@ def test_run_records_distances_provenance_and_images(space: Path, tmp_path: Path
     last = recs[-1]
     assert last["transfer_score"] == pytest.approx(last["content_distance"] / last["content_distance_of_style"]
                                                    + last["style_distance"] / last["style_distance_of_content"])
+    assert last["content_ssim_best"] == max(r["content_ssim"] for r in recs)  # "max" measures: best is the max
+    assert last["style_swd_colour_best"] == min(r["style_swd_colour"] for r in recs)
     assert recs[-1]["loss"] < recs[0]["loss"]  # the objective went down
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["task"] == "style_transfer" and run["params"]["image_size"] == 16 and run["dataset_fingerprint"]
+    assert run["measure_definitions"] == DESCRIPTIONS and "proxy" in run["measure_definitions"]["transfer_score"]
+    assert run["style_swd_patch_of_content"] == recs[0]["style_swd_patch_of_content"]
 
 
 @pytest.mark.parametrize("optimizer,lr", [("adam", 0.05), ("lbfgs", 0.5)])
@@ -90,6 +101,7 @@ def test_a_non_finite_loss_is_recorded_as_diverged(space: Path, tmp_path: Path, 
     recs = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs] == [0, 4, 6] and recs[-1]["diverged"] == 1
     assert recs[-1]["transfer_score"] is None  # +inf in strict JSON: the worst case, no number to rank
+    assert recs[-1]["style_swd_patch"] is None and recs[-1]["content_ssim"] == -1.0  # each measure's far end
     assert "grid" not in recs[-1]
 
 

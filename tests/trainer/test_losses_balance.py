@@ -93,3 +93,20 @@ def test_balance_behaviour() -> None:
     noise = _strategy("instance_noise", noise_std=0.2, noise_anneal_steps=50)
     assert noise.noise_std(0) == pytest.approx(0.2) and noise.noise_std(25) == pytest.approx(0.1) and noise.noise_std(60) == 0.0
     assert _strategy("none").noise_std(0) == 0.0 and not _strategy("none").reads_d_loss
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("real_target", [1.0, 0.9])
+def test_chance_level_is_the_loss_where_d_cannot_tell(name: str, real_target: float) -> None:
+    """rel_amplitude divides by each loss's value at D's undecided output (halfway between the fake and
+    real targets: logit 0 for BCE, hinge and WGAN; raw output real_target / 2 for LSGAN), computed here
+    through the loss functions themselves; None exactly where that value is 0."""
+    loss = get_loss(name)
+    mid = real_target / 2.0 if name == "lsgan" else 0.0
+    out = torch.full((16, 1), mid)
+    g_chance, d_chance = loss.chance(real_target)
+    for chance, value in ((g_chance, float(loss.g_loss(out))), (d_chance, float(loss.d_loss(out, out, real_target)))):
+        if chance is None:
+            assert value == pytest.approx(0.0, abs=1e-7)
+        else:
+            assert value == pytest.approx(chance, rel=1e-6) and chance > 0

@@ -157,13 +157,58 @@ def test_resume_keeps_the_losses_since_the_last_evaluation(tmp_path: Path) -> No
         assert a[-1][key] == b[-1][key], key
 
 
-def test_best_so_far_has_its_own_name(tmp_path: Path) -> None:
-    train(tiny_cfg("train.steps=60"), tmp_path)
-    recs = _jsonl(tmp_path / "metrics.jsonl")
-    values = [r["fd_classifier"] for r in recs]
-    assert [r["fd_classifier_best"] for r in recs] == [min(values[:i + 1]) for i in range(len(values))]
-    assert [r["classes_covered_best"] for r in recs] == [max(r2["classes_covered"] for r2 in recs[:i + 1])
-                                                          for i in range(len(recs))]
+# Scripted evaluation values: the series rises and falls, so the running min, the running max and the last
+# value all differ at some evaluation (a `_best` that tracked the last value, or the other direction, is caught).
+SCRIPT = [3.0, 1.0, 2.0, 0.5, 4.0, 0.7]
+
+
+def _running_best(values: list[float], mode: str) -> list[float]:
+    pick = min if mode == "min" else max
+    return [pick(values[:i + 1]) for i in range(len(values))]
+
+
+@pytest.mark.parametrize("space", ["digits.yaml", "ring8.yaml"])
+def test_best_so_far_has_its_own_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, space: str) -> None:
+    """`<metric>_best` is the running best in the metric's own direction, through the trainer's real path
+    (Trainer -> Records -> metrics.jsonl, also across a resume): real evaluations whose values are replaced by
+    a series that rises and falls, for every min and every max metric the space records. (A real run's
+    distance mostly falls, where the running min and the last value agree.)"""
+    from gansearch.config.metrics import BEST_SUFFIX, evaluation_metrics
+
+    cfg = tiny_cfg("train.steps=5", "eval.every=1", "train.checkpoint_every=1", space=space)
+    modes = evaluation_metrics(cfg, best=False)
+    assert {"min", "max"} <= set(modes.values()), modes  # both directions are exercised
+    # a max metric gets the series upside down, so that a max taken as min differs from it as well
+    scripts = {k: SCRIPT if m == "min" else [5.0 - v for v in SCRIPT] for k, m in modes.items()}
+    real_call = Evaluator.__call__
+    nth = [0]  # the index of the next evaluation of the run being trained
+
+    def scripted(self, sample_fn):
+        out = real_call(self, sample_fn)
+        i, nth[0] = nth[0], nth[0] + 1
+        return {**out, **{k: s[i] for k, s in scripts.items()}}
+
+    monkeypatch.setattr(Evaluator, "__call__", scripted)
+
+    class Killed(RuntimeError):
+        pass
+
+    def kill_at_4(step: int, fields: dict) -> None:
+        if step == 4:  # after the evaluation and checkpoint of step 3 (the series' turn), before step 4's
+            raise Killed()
+
+    train(cfg, tmp_path / "straight")
+    with pytest.raises(Killed):
+        nth[0] = 0
+        train(cfg, tmp_path / "resumed", progress=kill_at_4)
+    nth[0] = 4  # the resumed run restores step 3 (evaluations 0-3) and evaluates steps 4 and 5
+    train(cfg, tmp_path / "resumed")
+    for run in ("straight", "resumed"):
+        recs = _jsonl(tmp_path / run / "metrics.jsonl")
+        assert [r["step"] for r in recs] == [0, 1, 2, 3, 4, 5], run
+        for key, mode in modes.items():
+            assert [r[key] for r in recs] == scripts[key], (run, key)
+            assert [r[key + BEST_SUFFIX] for r in recs] == _running_best(scripts[key], mode), (run, key, mode)
 
 
 @pytest.mark.parametrize("change, field", [
@@ -220,3 +265,26 @@ def test_class_kl_reference_is_the_classifiers_own_held_out_histogram(tmp_path: 
     assert np.array_equal(t.setup.evaluator._class_hist, predicted)
     true_train = np.bincount(data.train_labels.cpu().numpy(), minlength=10)
     assert not np.allclose(t.setup.evaluator._class_hist / predicted.sum(), true_train / true_train.sum())
+
+
+@pytest.mark.parametrize("extra", [
+    ["balance=n_critic", "n_critic=3"], ["balance=skip_d", "d_threshold=5.0"], ["balance=label_smoothing"],
+    ["loss=wgan_gp"], ["loss=hinge"], ["loss=lsgan"],
+])
+def test_oscillation_means_the_same_across_losses_and_balance(tmp_path: Path, extra: list[str]) -> None:
+    """period is in G iterations for every strategy: one D and one G loss per iteration in the window,
+    whether D stepped 3 times (n_critic: its last step's loss) or not at all (skip_d: its loss on the
+    batch). rel_amplitude is amplitude over the loss's own chance level (losses.Loss.chance), NaN where
+    the loss has none: the same share of the same point for every loss."""
+    cfg = tiny_cfg(*extra, "eval.oscillation_window=64")
+    t = Trainer(cfg, tmp_path, fixed_params(cfg.space))
+    assert {k: str(v) for k, v in t.params.items() if k in dict(e.split("=") for e in extra)} == dict(e.split("=") for e in extra)
+    t.run()
+    assert len(t.records.g_hist) == len(t.records.d_hist) == 40  # train.steps, below the window
+    rec = _jsonl(tmp_path / "metrics.jsonl")[-1]
+    g_chance, d_chance = t.loss.chance(t.balance.real_target)
+    for prefix, chance in (("g", g_chance), ("d", d_chance)):
+        if chance is None:
+            assert rec[f"{prefix}_rel_amplitude"] is None  # NaN, written to JSON as null
+        else:
+            assert rec[f"{prefix}_rel_amplitude"] == pytest.approx(rec[f"{prefix}_amplitude"] / chance, rel=1e-9)
