@@ -32,6 +32,8 @@ CASES = [
     (["report", "study", "--top-k"], "Option '--top-k' requires an argument", "report"),
     (["ui", "study", "--port", "http"], "Invalid value for '--port'", "ui"),
     (["frobnicate"], "No such command 'frobnicate'", None),
+    (["--log-level", "loud", "validate", DIGITS], "Invalid value for '--log-level': must be one of debug, info, "
+                                                   "warning, error, got 'loud'", None),
 ]
 
 
@@ -60,3 +62,25 @@ def test_version_prints_the_package_version_and_exits_0() -> None:
     r = subprocess.run([EXE, "--show-completion", "bash"], capture_output=True, text=True, timeout=60,
                        env={**__import__("os").environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
     assert r.returncode == 0 and "gansearch" in r.stdout  # a completion script for the shell
+
+
+@pytest.mark.parametrize("command", ["validate", "train", "run", "ui", "report", "export", "sample"])
+def test_each_help_ends_with_an_example_that_parses(command: str, tmp_path: Path) -> None:
+    """The example at the end of each --help names the command and its options parse: run with --help
+    appended, click checks every option before it prints help, so a renamed flag fails here."""
+    from gansearch.cli.main import EXAMPLES
+
+    r = subprocess.run([EXE, command, "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "Example: gansearch" in r.stdout and f"gansearch {command}" in r.stdout
+    args = EXAMPLES[command].removeprefix("Example: gansearch ").split()
+    r = subprocess.run([EXE, *args, "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 0 and "Usage: gansearch" in r.stdout, r.stderr
+
+
+def test_log_level_reaches_the_drivers_loggers() -> None:
+    code = ("import logging, sys; from gansearch.cli.main import main; main(sys.argv[1:])\n"
+            "print(logging.getLogger('ray').level, logging.getLogger('gansearch').level)")
+    r = subprocess.run([sys.executable, "-c", code, "--log-level", "debug", "validate", DIGITS],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "10 10"  # logging.DEBUG for both

@@ -23,10 +23,44 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _log_level(value: str | None) -> str | None:
+    """The driver's log level for gansearch and the libraries it drives (trials log to their own files);
+    unset, each library keeps its own."""
+    import logging
+
+    if value is None:
+        return None
+    if value not in LOG_LEVELS:
+        raise typer.BadParameter(f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    level = getattr(logging, value.upper())
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("gansearch", "ray", "optuna", "mlflow"):
+        logging.getLogger(name).setLevel(level)
+    return value
+
+
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit")) -> None:
+                                       help="Print the version and exit"),
+          log_level: Optional[str] = typer.Option(None, "--log-level", callback=_log_level,
+                                                  help="debug, info, warning or error: what the driver logs "
+                                                       "(gansearch, Ray, Optuna, MLflow; default: each its own)")) -> None:
     """Find GAN hyperparameters that converge."""
+
+
+# One example per command, shown at the end of its --help.
+EXAMPLES = {
+    "validate": "Example: gansearch validate search_spaces/digits.yaml --set train.steps=200",
+    "train": "Example: gansearch train search_spaces/digits.yaml --out runs/digits --steps 500",
+    "run": "Example: gansearch run search_spaces/digits.yaml --out studies/digits --num-trials 8",
+    "ui": "Example: gansearch ui studies/digits",
+    "report": "Example: gansearch report studies/digits --evaluator fanova",
+    "export": "Example: gansearch export studies/digits --top-k 3 --to exports/digits",
+    "sample": "Example: gansearch sample exports/digits -n 64 -o grid.png",
+}
 
 SpaceArg = typer.Argument(..., help="A space file, e.g. search_spaces/digits.yaml", show_default=False)
 SetOpt = typer.Option(None, "--set", help="Override a field: train.steps=100, or a hyperparameter: lr_d=1e-3")
@@ -38,7 +72,7 @@ def _load(space: Path, overrides: list[str]):  # -> SpaceFile
     return load(space, overrides)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["validate"])
 def validate(space: Path = SpaceArg, set_: Optional[list[str]] = SetOpt) -> None:
     """Check a space file (schema, names, `when`, data present) and print the resolved config."""
     import yaml
@@ -57,7 +91,7 @@ def validate(space: Path = SpaceArg, set_: Optional[list[str]] = SetOpt) -> None
     typer.echo(f"ok: {space} is valid", err=True)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["train"])
 def train(
     space: Path = SpaceArg,
     out: Path = typer.Option(..., "--out", help="Run folder; run again with the same folder to resume"),
@@ -101,7 +135,7 @@ def train(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["run"])
 def run(
     space: Path = SpaceArg,
     out: Optional[Path] = typer.Option(None, "--out", help="Study folder (default: studies/<space name>)"),
@@ -149,7 +183,7 @@ def run(
     print_report(study.summary, study_dir.resolve(), echo=typer.echo)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["ui"])
 def ui(
     study_dir: Path = typer.Argument(..., help="A study folder made by `gansearch run`", show_default=False),
     port: Optional[int] = typer.Option(None, "--port", help="Port on 127.0.0.1 (default: a free one)"),
@@ -160,7 +194,7 @@ def ui(
     serve_study(study_dir, port, echo=typer.echo)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["report"])
 def report(
     study_dir: Path = typer.Argument(..., help="A study folder made by `gansearch run` (finished or not)", show_default=False),
     html: Optional[Path] = typer.Option(None, "--html", help="Output HTML (default: STUDY_DIR/report/report.html)"),
@@ -175,7 +209,7 @@ def report(
     typer.echo(f"data:   {paths['json']}")
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["export"])
 def export(
     study_dir: Path = typer.Argument(..., help="A study folder made by `gansearch run`", show_default=False),
     top_k: int = typer.Option(3, "--top-k", help="How many of the best trials to export"),
@@ -193,7 +227,7 @@ def export(
         typer.echo(f"images:   {to}/*/image.png")
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["sample"])
 def sample(
     export_dir: Path = typer.Argument(..., help="An export folder (rank 1) or one trial folder in it", show_default=False),
     n: int = typer.Option(64, "-n", help="How many samples"),

@@ -85,6 +85,9 @@ class StudyCallback(Callback):
                             timeout_s=CLOSE_WAIT_S if trial_dir else None)
         except Exception as e:  # the study goes on; the run keeps status "running"
             print(f"warning: could not close the MLflow run of {key}: {e}", file=sys.stdout)
+        if error:  # trials run with log_to_driver=False: say where Tune wrote the exception
+            where = getattr(trial, "error_file", None) or getattr(trial, "local_path", None) or "the study's tune/ folder"
+            print(f"{key} failed: traceback in {where}", file=sys.stdout, flush=True)
         self.print_line()
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
