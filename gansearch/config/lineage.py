@@ -1,5 +1,5 @@
 """A PBT member's two schedules, read from the lineage its trainer keeps in every checkpoint (one entry per
-exploit: step, from, donor_step, before, params, and `donor_schedule` once the member recorded it).
+exploit: step, from, donor_step, before, params, donor_schedule).
 
 - `run_schedule`: the configuration the member's own run trained with from each step: its initial one,
   then the one each exploit put in force (every name, categoricals included: an exploit copies the
@@ -9,8 +9,8 @@ exploit: step, from, donor_step, before, params, and `donor_schedule` once the m
   (its own copies included, recursively), not the member's. Ray's PBT replays the donor's policy for the
   same reason. pbt.json's `schedule`, the export's config.json and the report draw it from here alike.
 
-`donor_schedule` is the donor's `schedule` at the copy, read from the donor's checkpoint when the member
-records the exploit (gansearch.search.member); the donor's own entry carries its donor's, so one
+`donor_schedule` is the donor's `schedule` at the copy, read from the donor's checkpoint by
+Trainer.adopt, which loads it anyway; the donor's own entry carries its donor's, so one
 checkpoint resolves the whole chain. Without it (a checkpoint from before gansearch recorded it) the
 weights' history before the copy is unknown, and the schedule starts at the copy.
 """

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gansearch.config import Dist, SpaceFile, layout
-from gansearch.config.lineage import DONOR_SCHEDULE, run_schedule, schedule
+from gansearch.config.lineage import run_schedule, schedule
 from gansearch.files import atomic_write_text
 from gansearch.search.tasks import PopulationTrainer
 
@@ -37,18 +37,12 @@ def owner(checkpoint_dir: Path) -> dict[str, Any] | None:
 
 
 def record(run: Any, trainer: PopulationTrainer, cfg: SpaceFile, run_dir: Path) -> None:
-    """A member's schedules and lineage, from its checkpoint's lineage (so a resumed member writes the same).
-    Each exploit first gets the donor's schedule at the copy, in the trainer's lineage, so every later
-    checkpoint (and the export made from it) carries the history of its weights; then the MLflow records
-    (module docstring) not logged yet, the exploited-from tag, and `pbt.json` in its folder."""
+    """A member's schedules and lineage, from its checkpoint's lineage (so a resumed member writes the same;
+    each exploit's entry holds the donor's schedule at the copy, which Trainer.adopt read from the donor's
+    checkpoint): the MLflow records (module docstring), the exploited-from tag, and `pbt.json` in its folder."""
     from gansearch.tracking import conventions as cv
 
     assert cfg.search.pbt is not None
-    for e in trainer.lineage:
-        if DONOR_SCHEDULE not in e:
-            found = donor_schedule(e, run_dir)
-            if found is not None:
-                e[DONOR_SCHEDULE] = found
     own = run_schedule(trainer.lineage, trainer.params)
     for name, points in hp_points(own, cfg.space).items():
         run.log_points(cv.HP_PREFIX + name, points)
@@ -88,39 +82,3 @@ def hp_tags(steps: Sequence[Mapping[str, Any]], space: Mapping[str, Any]) -> dic
 
     return {cv.HP_PREFIX + n: ",".join(f"{s['params'].get(n, INACTIVE)}@{s['step']}" for s in steps)
             for n, d in searched(space, steps).items() if d.type == "categorical"}
-
-
-def donor_schedule(entry: Mapping[str, Any], run_dir: Path) -> list[dict[str, Any]] | None:
-    """The `schedule` of the donor's weights at the copy: from the donor's checkpoint this trial was restored
-    from (Tune's, found on any node), else from the donor's pbt.json in the study folder (a member resumed
-    from its folder); None when neither holds it."""
-    donor_step = int(entry.get("donor_step", entry["step"]))
-    return _from_tune_checkpoint(entry["from"], donor_step) or _from_study_folder(entry["from"], donor_step, run_dir)
-
-
-def _from_tune_checkpoint(donor: str, donor_step: int) -> list[dict[str, Any]] | None:
-    import torch
-    from ray import tune
-
-    try:
-        restored = tune.get_checkpoint()
-    except Exception:  # noqa: BLE001 - outside a Tune session
-        return None
-    if restored is None:
-        return None
-    with restored.as_directory() as d:
-        wrote = owner(Path(d))
-        if wrote is None or wrote["key"] != donor or int(wrote["step"]) != donor_step:
-            return None
-        # mmap: only the two strings are read, not the weights
-        state = torch.load(Path(d) / layout.CHECKPOINT, map_location="cpu", weights_only=True, mmap=True)
-        return schedule(json.loads(state.get("lineage", "[]")), json.loads(state["params"]))
-
-
-def _from_study_folder(donor: str, donor_step: int, run_dir: Path) -> list[dict[str, Any]] | None:
-    try:
-        p = json.loads((run_dir.parent / donor / layout.PBT_JSON).read_text())
-    except (OSError, ValueError):
-        return None
-    # the donor's checkpoint at donor_step was written before any exploit of its own at that step
-    return schedule([e for e in p["lineage"] if int(e["step"]) < donor_step], p["initial"])
