@@ -1,5 +1,9 @@
 """The ring8/grid25 headline numbers from finished `gansearch run` studies of the shipped search spaces.
 
+Its published result is withdrawn (issue 25; bench/results/headline_search.json says why): the search
+picked and reported on the same seeds, with networks and a latent unlike PacGAN's. The like-for-like
+comparison is bench/pacgan_like.py.
+
 For each study folder: the rerun configurations (search.rerun_top_k) with modes covered and high-quality
 share at each fresh seed's last evaluation (mean ± std), and the search's worst trials beside them, next to
 the published references (PacGAN with 4-packing; VEEGAN's vanilla GAN). Writes

@@ -1,24 +1,29 @@
 """Does the search save compute against plain random search (Lucic et al. 2018, "Are GANs Created Equal?")?
 
-Methods, same space and budget B (trainer steps), R reps with search.seed = rep (all else identical, so rep r
-of random, random_asha and pbt starts from the same draws): random and tpe (scheduler none, N trials x T
-steps = B); random_asha and tpe_asha (the product's default; ASHA_N trials: run_study has no budget stop, so
-they run ~1.1-1.4 B and are cut at B); pbt (a random population of N members x T steps; every pbt_every
-evaluations the worst quarter copies one of the best and mutates lr_g, lr_d, beta1; categoricals are drawn
-once per member and copied with the donor, so the space is the others'; skipped, saying why, if the product
-refuses the `search.pbt` section).
+Methods, same space and budget B (trainer steps), R paired reps: rep r runs every method with search.seed = r,
+so random, tpe and tpe_defaults draw from the same seeded samplers (issue 25, item 3):
+- random, tpe: scheduler none, N trials x T steps = B, search.defaults_first off (every trial the sampler's);
+- tpe_defaults: tpe with the space's defaults enqueued as trial 0 (the shipped default);
+- random_asha, tpe_asha: ASHA_N trials with search.asha.grace_period at the share of a trial that
+  bench/rank_correlation.py chose on full-length trials (ASHA_GRACE_SHARE) and its reduction factor;
+  run_study has no budget stop, so they run ~1.1-1.4 B and are cut at B;
+- pbt: a random population of N members x T steps; every pbt_every evaluations the worst quarter copies one
+  of the best and mutates lr_g, lr_d, beta1.
 
-Read back from each study's MLflow store: every evaluation of the study metric (trial, step, value, time).
-Budget at an event = sum over trials of the latest step reported by then; best-so-far over all evaluations.
-Target = random's median best at B; per rep the budget at which best-so-far first reaches it; ratio = median
-of those / B (bootstrap interval over reps). Random's own ratio is below 1 (reps above its median get there
-early): a method beats random only below random's ratio; the product's goal is <= 1/3. See bench/README.md.
+Scored by the product's rule. A study's answer at budget b is what its summary would rank first if the study
+stopped there: the best over trials of each trial's LAST evaluation by then (config.metrics.trial_value),
+not the best value ever seen (which rewards methods that evaluate often with lucky one-off peaks).
+A study that ended before B keeps its final answer up to B (it is finished, not censored); a rep that
+never reaches the target within B is right-censored at B.
 
-Sizing (trials shrunk: this measures the search, not the GAN). Single studies measured on 2 vCPUs, 2 trials
-at a time, load 1.2-3.9 from another user's tests (2026-11-29): ring8 random 39 s, tpe_asha 35 s, pbt 60 s;
-grid25 random 61 s, random_asha 75 s; digits random 58 s, tpe_asha 44 s, pbt 65 s (9-20 s of each is
-fixed: Tuner start, fresh actors' imports, report). The default run (3 tasks x 5 methods x 5 reps = 75
-studies) is estimated at 75 min (`--estimate`); with a core busy elsewhere (load > 4) studies took up to 2x.
+Statistics, decided before the run (DECISION below is stored in the JSON):
+- target = the median over random's reps of its answer at B, re-drawn inside every bootstrap resample;
+- budget to target of each rep; ratio = Kaplan-Meier median of those budgets (censored at B) / B, infinite
+  when fewer than half the reps reach it;
+- a paired bootstrap (2000 resamples of rep indices, the same indices for every method, seed 0) gives 90 %
+  intervals for each ratio and for each method's paired difference in answer at B against tpe.
+Sizing: see SIZES; the default run of 6 methods x 15 reps on ring8 and digits is about 4 hours on 2 CPUs
+(`--estimate`).
 """
 
 from __future__ import annotations
@@ -42,10 +47,23 @@ from typing import Any, Iterator
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-STYLE = {"random": ("k", "-"), "tpe": ("tab:blue", "-"), "random_asha": ("tab:green", "--"),
-         "tpe_asha": ("tab:red", "--"), "pbt": ("tab:purple", "-.")}
-METHODS = {"random": ("random", "none"), "tpe": ("tpe", "none"), "random_asha": ("random", "asha"),
-           "tpe_asha": ("tpe", "asha"), "pbt": ("random", "pbt")}
+STYLE = {"random": ("k", "-"), "tpe": ("tab:blue", "-"), "tpe_defaults": ("tab:cyan", "-"),
+         "random_asha": ("tab:green", "--"), "tpe_asha": ("tab:red", "--"), "pbt": ("tab:purple", "-.")}
+# method: (sampler, scheduler, defaults first)
+METHODS = {"random": ("random", "none", False), "tpe": ("tpe", "none", False), "tpe_defaults": ("tpe", "none", True),
+           "random_asha": ("random", "asha", False), "tpe_asha": ("tpe", "asha", False), "pbt": ("random", "pbt", False)}
+# grace period as a share of a trial, and reduction factor, from bench/rank_correlation.py's rule on full-length
+# trials (bench/results/rank_correlation_<task>.json); a task without one keeps the first evaluation and 3
+ASHA_GRACE_SHARE = {"ring8": None, "digits": 600 / 1500, "grid25": None}
+ASHA_ETA = {"ring8": 3, "digits": 4, "grid25": 3}
+DECISION = (
+    "Written before the run. Compared on ring8 and digits, paired over 15 reps, by the answer at B (product rule). "
+    "(1) search.scheduler default: stays none unless tpe_asha's paired difference against tpe has a 90% interval "
+    "wholly on the better side on both tasks; then asha (with rank_correlation's grace). "
+    "(2) search.sampler default: stays tpe unless random's paired difference against tpe is wholly better on "
+    "both tasks. (3) search.defaults_first: stays on unless tpe_defaults' paired difference against tpe is "
+    "wholly worse on either task. (4) The README's 1/3 goal is met by a method only if the upper end of its "
+    "ratio's 90% interval is <= 1/3.")
 WORST = 1e30  # gansearch.tracking.conventions.WORST: a diverged trial's logged distance
 
 
@@ -88,12 +106,17 @@ SIZES: dict[str, dict[str, Size]] = {
 }
 
 
-def overrides(size: Size, method: str, seed: int) -> list[str]:
-    sampler, scheduler = METHODS[method]
+def overrides(size: Size, method: str, seed: int, task: str = "") -> list[str]:
+    sampler, scheduler, first = METHODS[method]
     n = size.asha_n if scheduler == "asha" else size.n
     out = [*size.shrink, f"train.steps={size.steps}", f"eval.every={size.every}", f"train.checkpoint_every={size.every}",
            "search.resources_per_trial.cpu=1", f"search.sampler={sampler}", f"search.scheduler={scheduler}",
-           f"search.num_trials={n}"]
+           f"search.num_trials={n}", f"search.defaults_first={str(first).lower()}"]
+    if scheduler == "asha":
+        share = ASHA_GRACE_SHARE.get(task)
+        grace = max(size.every, round(share * size.steps / size.every) * size.every) if share else size.every
+        out += [f"search.asha.grace_period={min(grace, size.steps - size.every)}",
+                f"search.asha.reduction_factor={ASHA_ETA.get(task, 3)}"]
     if method == "pbt":
         out += [f"search.pbt.perturbation_interval={size.every * size.pbt_every}", "search.pbt.quantile_fraction=0.25",
                 "search.pbt.resample_probability=0.25", "search.pbt.mutate=[lr_g, lr_d, beta1]"]
@@ -137,15 +160,21 @@ def read_timeline(study_dir: Path, metric: str) -> list[list[Any]]:
 
 
 def trace(events: list[list[Any]], mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """(cumulative budget, best so far) after each event; events of one timestamp share the budget."""
+    """(cumulative budget, the study's answer) after each event; events of one timestamp share the budget.
+    The answer is the product's: the best over trials of each one's last evaluation so far (a diverged
+    trial's WORST value has none), so it can get worse when the leading trial's next evaluation does."""
     latest: dict[str, int] = {}
-    cum, best, b = [], [], math.nan
+    last: dict[str, float] = {}
+    cum, best = [], []
     for _, key, step, v in events:
         latest[key] = step
         if math.isfinite(v) and abs(v) < WORST:
-            b = v if math.isnan(b) else (max(b, v) if mode == "max" else min(b, v))
+            last[key] = v
+        else:
+            last.pop(key, None)
+        vals = list(last.values())
         cum.append(sum(latest.values()))
-        best.append(b)
+        best.append((max(vals) if mode == "max" else min(vals)) if vals else math.nan)
     for i in range(len(events) - 2, -1, -1):
         if events[i][0] == events[i + 1][0]:
             cum[i] = cum[i + 1]
@@ -158,38 +187,70 @@ def on_grid(cum: np.ndarray, best: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 def reach(cum: np.ndarray, best: np.ndarray, target: float, budget: float, mode: str) -> float:
+    """The budget at which the answer first reaches the target; inf (censored at B) if it never does by B."""
     ok = (cum <= budget) & ((best >= target) if mode == "max" else (best <= target))
     return float(cum[np.argmax(ok)]) if ok.any() else math.inf
 
 
+def km_median(times: np.ndarray) -> float:
+    """Kaplan-Meier median of budgets right-censored at B (inf = censored; every censoring is at B, after
+    every event, so this is the plain median when at least half the reps reach the target, else inf)."""
+    t = np.sort(times)
+    k = math.ceil(len(t) / 2)
+    return float(t[k - 1]) if len(t) and np.isfinite(t[k - 1]) else math.inf
+
+
 def bands(rows: np.ndarray) -> dict[str, list[float]]:
-    q = np.percentile(rows, [0, 25, 50, 75, 100], axis=0)  # every study evaluates at step 0: no NaN columns
+    q = np.nanpercentile(rows, [0, 25, 50, 75, 100], axis=0)
     return dict(zip(("min", "q25", "median", "q75", "max"), q.tolist()))
 
 
-def analyse(task: dict[str, Any], budget: float, mode: str, seed: int = 0) -> None:
-    """Curves, target and budget ratios of one task, in place."""
+def analyse(task: dict[str, Any], budget: float, mode: str, seed: int = 0, boots: int = 2000) -> None:
+    """Curves, target, ratios and paired differences of one task, in place: reps are paired by search seed,
+    and the bootstrap resamples rep indices once for every method and re-draws the target each time."""
     grid = np.linspace(0, budget, 101)
     task["grid"] = grid.tolist()
-    traces = {m: [trace(s["timeline"], mode) for s in d["studies"] if s.get("timeline")]
-              for m, d in task["methods"].items()}
-    for m, tr in traces.items():
+    by_seed = {m: {st["seed"]: trace(st["timeline"], mode) for st in d["studies"] if st.get("timeline")}
+               for m, d in task["methods"].items()}
+    for m, tr in by_seed.items():
         if tr:
-            task["methods"][m]["curve"] = bands(np.array([on_grid(c, b, grid) for c, b in tr]))
-    rnd = task["methods"].get("random", {}).get("curve")
-    target = rnd["median"][-1] if rnd else math.nan
-    task["target"] = None if math.isnan(target) else target
+            task["methods"][m]["curve"] = bands(np.array([on_grid(c, b, grid) for c, b in tr.values()]))
+    seeds = sorted(set.intersection(*[set(tr) for tr in by_seed.values()])) if by_seed else []
+    if "random" not in by_seed or not seeds:
+        return
+    sign = 1.0 if mode == "max" else -1.0
+    at_b = {m: np.array([on_grid(*tr[s], np.array([budget]))[0] for s in seeds]) for m, tr in by_seed.items()}
+
+    def ratios(idx: np.ndarray) -> tuple[float, dict[str, float]]:
+        target = float(np.nanmedian(at_b["random"][idx]))
+        return target, {m: km_median(np.array([reach(*by_seed[m][seeds[i]], target, budget, mode) for i in idx])) / budget
+                        for m in by_seed}
+
+    target, point = ratios(np.arange(len(seeds)))
     rng = np.random.default_rng(seed)
-    for m, tr in traces.items():
-        d = task["methods"][m]
-        if not tr or math.isnan(target):
+    draws = rng.integers(0, len(seeds), size=(boots, len(seeds)))
+    boot_r = {m: [] for m in by_seed}
+    boot_d = {m: [] for m in by_seed}
+    for idx in draws:
+        _, r = ratios(idx)
+        for m in by_seed:
+            boot_r[m].append(r[m])
+            if "tpe" in at_b:
+                boot_d[m].append(float(np.nanmean(sign * (at_b[m][idx] - at_b["tpe"][idx]))))
+    task.update(target=target, paired_seeds=seeds, decision_rule=DECISION)
+    for m, d in task["methods"].items():
+        if m not in by_seed:
             continue
-        at = np.array([reach(c, b, target, budget, mode) for c, b in tr])
-        boot = np.median(at[rng.integers(0, len(at), (2000, len(at)))], axis=1) / budget
-        d.update(budgets_to_target=at.tolist(), reached=int(np.isfinite(at).sum()), reps=len(at),
-                 ratio=float(np.median(at) / budget), ratio_ci90=np.percentile(boot, [5, 95], method="nearest").tolist(),
-                 final_median=d["curve"]["median"][-1])
-    if task["methods"].get("random", {}).get("ratio") == 0:
+        reached = [reach(*by_seed[m][s], target, budget, mode) for s in seeds]
+        d.update(budgets_to_target=reached, reached=int(np.isfinite(reached).sum()), reps=len(seeds),
+                 ratio=point[m], ratio_ci90=np.percentile(boot_r[m], [5, 95], method="nearest").tolist(),
+                 answer_at_b=at_b[m].tolist(), final_median=float(np.nanmedian(at_b[m])))
+        if "tpe" in at_b and m != "tpe":
+            diff = sign * (at_b[m] - at_b["tpe"])
+            d.update(paired_vs_tpe=float(np.nanmean(diff)),
+                     paired_vs_tpe_ci90=np.nanpercentile(boot_d[m], [5, 95]).tolist(),
+                     paired_vs_tpe_note="mean over reps of (method - tpe) answer at B, in the better direction (> 0: better)")
+    if point.get("random") == 0:
         task["warning"] = "random reaches its own target before any training: trials too small, ratios meaningless"
 
 
@@ -305,7 +366,9 @@ def print_table(result: dict[str, Any]) -> None:
             d = {**d, "ratio": inf(d["ratio"]), "ratio_ci90": [inf(x) for x in d["ratio_ci90"]]}
             lo, hi = d["ratio_ci90"]
             print(f"  {m:<12} ratio {d['ratio']:.2f} [{lo:.2f}, {hi:.2f}]  reached {d['reached']}/{d['reps']}  "
-                  f"median best at B {d['final_median']:.4g}  {verdict(m, d, rr)}")
+                  f"median answer at B {d['final_median']:.4g}  {verdict(m, d, rr)}"
+                  + (f"  vs tpe {d['paired_vs_tpe']:+.3g} [{d['paired_vs_tpe_ci90'][0]:+.3g}, {d['paired_vs_tpe_ci90'][1]:+.3g}]"
+                     if d.get("paired_vs_tpe_ci90") else ""))
 
 
 def merged(result: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
@@ -317,9 +380,9 @@ def merged(result: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tasks", default="ring8,grid25,digits")
+    ap.add_argument("--tasks", default="ring8,digits")
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=15)
     preset = ap.add_mutually_exclusive_group()
     preset.add_argument("--smoke", action="store_true", help="tiny trials, 1 rep: checks the plumbing only")
     preset.add_argument("--full", action="store_true", help="bigger trials and budgets (bigger machines)")
@@ -349,7 +412,7 @@ def main() -> None:
     plans, skipped = {}, {t: {} for t in tasks}
     for t, m in ((t, m) for t in tasks for m in methods):
         try:
-            cfg = load(spaces[t], overrides(sizes[t], m, 0))
+            cfg = load(spaces[t], overrides(sizes[t], m, 0, t))
             plans[t, m] = make_plan(cfg)
             assert cfg.search.rerun_top_k is None, "search.rerun_top_k must be unset"
         except ConfigErrors as e:
@@ -382,7 +445,7 @@ def main() -> None:
         result["tasks"][t] = {"space": f"search_spaces/{t}.yaml", "size": asdict(sizes[t]),
                               "budget": sizes[t].n * sizes[t].steps, "metric": plan and plan.metric,
                               "mode": plan and plan.mode, "skipped": skipped[t],
-                              "methods": {m: {"overrides": [*overrides(sizes[t], m, 0)[:-1], "search.seed=<rep>"],
+                              "methods": {m: {"overrides": [*overrides(sizes[t], m, 0, t)[:-1], "search.seed=<rep>"],
                                               "studies": []} for m in methods if (t, m) in plans}}
     import ray
 
@@ -392,7 +455,7 @@ def main() -> None:
     try:
         for i, (rep, t, m) in enumerate(todo, 1):
             task = result["tasks"][t]
-            cfg = load(spaces[t], overrides(sizes[t], m, rep))
+            cfg = load(spaces[t], overrides(sizes[t], m, rep, t))
             entry = run_one(cfg, spaces[t], work / f"{t}-{m}-rep{rep}", task)
             task["methods"][m]["studies"].append(entry)
             print(f"[{i}/{len(todo)}] {t} {m} seed {rep}: {entry['wall_s']:.0f} s, {entry['trials']} trials, "

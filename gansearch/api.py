@@ -48,6 +48,7 @@ class Trial:
     value: float | None
     value_step: int | None
     run_id: str | None = None
+    origin: str | None = None  # defaults, stratum, startup, model or random (gansearch.search.enqueue.ORIGINS)
 
 
 @dataclass
@@ -78,12 +79,13 @@ class Study:
 
     def trials_dataframe(self) -> pd.DataFrame:
         """One row per trial in ranking order (summary.json's), like Optuna's and Tune's: key, status, value,
-        value_step, run_id, and one `params_<name>` column per parameter (NaN where inactive)."""
+        value_step, run_id, origin (where its values came from), and one `params_<name>` column per parameter
+        (NaN where inactive)."""
         import pandas as pd
 
         rows = [{"key": t.key, "status": t.status, "value": t.value, "value_step": t.value_step, "run_id": t.run_id,
-                 **{f"params_{k}": v for k, v in t.params.items()}} for t in self.trials]
-        columns = ["key", "status", "value", "value_step", "run_id"]
+                 "origin": t.origin, **{f"params_{k}": v for k, v in t.params.items()}} for t in self.trials]
+        columns = ["key", "status", "value", "value_step", "run_id", "origin"]
         return pd.DataFrame(rows, columns=columns + sorted({c for r in rows for c in r} - set(columns)))
 
 
@@ -98,7 +100,7 @@ def load_study(out: str | Path) -> Study:
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text())
         trials = [Trial(t["key"], t.get("status"), dict(t.get("params") or {}), t.get("value"), t.get("value_step"),
-                        t.get("run_id")) for t in summary.get("trials", [])]
+                        t.get("run_id"), t.get("origin")) for t in summary.get("trials", [])]
         return Study(out, summary["metric"], summary["mode"], trials, summary)
     from gansearch.analysis.study_data import load_study as read_folders
 
@@ -106,7 +108,7 @@ def load_study(out: str | Path) -> Study:
     trials = []
     for t in data.trials:
         v = t.value(data.metric)
-        trials.append(Trial(t.key, t.status, dict(t.params), v[1] if v else None, v[0] if v else None))
+        trials.append(Trial(t.key, t.status, dict(t.params), v[1] if v else None, v[0] if v else None, t.run_id, t.origin))
     return Study(out, data.metric, data.mode, trials, None)
 
 

@@ -64,7 +64,7 @@ def test_version_prints_the_package_version_and_exits_0() -> None:
     assert r.returncode == 0 and "gansearch" in r.stdout  # a completion script for the shell
 
 
-@pytest.mark.parametrize("command", ["validate", "train", "run", "ui", "report", "export", "sample"])
+@pytest.mark.parametrize("command", ["init", "validate", "train", "run", "ui", "report", "export", "sample"])
 def test_each_help_ends_with_an_example_that_parses(command: str, tmp_path: Path) -> None:
     """The example at the end of each --help names the command and its options parse: run with --help
     appended, click checks every option before it prints help, so a renamed flag fails here."""
@@ -84,3 +84,27 @@ def test_log_level_reaches_the_drivers_loggers() -> None:
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip().splitlines()[-1] == "10 10"  # logging.DEBUG for both
+
+
+def test_init_writes_each_shipped_example(tmp_path: Path) -> None:
+    """`gansearch init NAME` writes the example the package ships (the same bytes as the repository's
+    search_spaces/, which links to it), refuses to overwrite without --force, and an unknown name is one
+    line listing the valid ones, exit 2."""
+    from gansearch.config import examples
+
+    root = Path(__file__).resolve().parents[1]
+    assert examples.names() == sorted(p.stem for p in (root / "search_spaces").glob("*.yaml"))
+    for name in examples.names():
+        path = examples.write(name, tmp_path / "all")
+        assert path.read_bytes() == (root / "search_spaces" / f"{name}.yaml").read_bytes()
+    r = subprocess.run([EXE, "init"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 0 and (tmp_path / "digits.yaml").exists() and "gansearch run digits.yaml" in r.stdout
+    (tmp_path / "digits.yaml").write_text("# mine\n")
+    r = subprocess.run([EXE, "init", "digits"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "--force" in r.stderr
+    assert (tmp_path / "digits.yaml").read_text() == "# mine\n"
+    r = subprocess.run([EXE, "init", "digits", "--force"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 0 and (tmp_path / "digits.yaml").read_text() == examples.text("digits")
+    r = subprocess.run([EXE, "init", "stylegan"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0
+    assert r.stderr.startswith("NAME: must be one of the shipped example spaces (cifar10, digits,") and "'stylegan'" in r.stderr

@@ -76,6 +76,23 @@ def models_section(study: StudyData, coverage: tuple[str, int] | None) -> dict[s
                                      fixed.get("train.batch_size", study.batch_size))}
 
 
+ORIGIN_WORDS = {"defaults": "the space's defaults (enqueued)", "stratum": "a stratify cell (enqueued)",
+                "startup": "the sampler's start-up draws", "model": "the sampler's model",
+                "random": "a sampler without a model"}
+
+
+def origins_section(study: StudyData, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which trials the sampler's model found, and which were start-up draws or enqueued points: the best
+    trial's origin, and where the space's defaults ranked (a search that never beats them found nothing)."""
+    counts = Counter(t.origin for t in study.trials if t.origin)
+    ranked_rows = [r for r in rows if r["value"] is not None]
+    best = ranked_rows[0] if ranked_rows else None
+    rank_of_defaults = next((i + 1 for i, r in enumerate(ranked_rows) if r.get("origin") == "defaults"), None)
+    return {"counts": {o: counts[o] for o in ORIGIN_WORDS if counts.get(o)}, "words": ORIGIN_WORDS,
+            "best": best.get("origin") if best else None, "best_key": best["key"] if best else None,
+            "defaults_rank": rank_of_defaults, "ranked": len(ranked_rows)}
+
+
 def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_k: int = 4,
                  permutations: int = 1000, seed: int = 0) -> dict[str, Any]:
     metric, mode = study.metric, study.mode
@@ -112,6 +129,7 @@ def build_report(study: StudyData, importance: Sequence[Mapping[str, Any]], top_
                                                                      "name says)" if metric.endswith("_best") else "")),
             "reruns": len(study.reruns),
             "provenance": study.provenance(),
+            "origins": origins_section(study, rows),
         },
         "ranking": rows,
         "importance": list(importance),

@@ -27,6 +27,7 @@ class Trial:
     records: list[dict[str, Any]]
     run_id: str | None = None
     folder: Path | None = None
+    origin: str | None = None  # where its values came from (summary.json; gansearch.search.enqueue.ORIGINS)
 
     @property
     def last(self) -> dict[str, Any]:
@@ -162,7 +163,8 @@ def load_study(study_dir: Path, statuses: dict[str, str] | None = None) -> Study
             run_json = folder / layout.RUN_JSON
             params = json.loads(run_json.read_text()).get("params", {}) if run_json.exists() else {}
         status = s.get("status") or (statuses or {}).get(key) or derived_status(records, steps)
-        trials.append(Trial(key, status, params, records, s.get("run_id"), folder if folder.exists() else None))
+        trials.append(Trial(key, status, params, records, s.get("run_id"), folder if folder.exists() else None,
+                            s.get("origin")))
     task = space_json.get("task") or "gan"
     data_name = (space_json.get("data") or {}).get("name") if task == "gan" else None
     return StudyData(study_dir, objectives_of(space_json), space_json.get("space") or {},
@@ -183,11 +185,13 @@ def ranked(study: StudyData) -> list[dict[str, Any]]:
         t, mine = by_key.get(key), own.get(key)
         if how == "rerun_mean":
             r = reruns[key]
-            rows.append({"key": key, "status": t.status if t else None, "value": r["mean"], "std": r.get("std"),
+            rows.append({"key": key, "status": t.status if t else None, "origin": t.origin if t else None,
+                         "value": r["mean"], "std": r.get("std"),
                          "n": r.get("n"), "ranked_by": "rerun mean", "value_step": mine[0] if mine else None,
                          "seed_value": mine[1] if mine else None, "params": r.get("params") or (t.params if t else {})})
         elif t is not None:
-            rows.append({"key": key, "status": t.status, "value": mine[1] if mine else None, "std": None, "n": 1,
+            rows.append({"key": key, "status": t.status, "origin": t.origin, "value": mine[1] if mine else None,
+                         "std": None, "n": 1,
                          "ranked_by": "value", "value_step": mine[0] if mine else None,
                          "seed_value": mine[1] if mine else None, "params": t.params})
     return rows

@@ -53,6 +53,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 # One example per command, shown at the end of its --help.
 EXAMPLES = {
+    "init": "Example: gansearch init ring8 --out spaces",
     "validate": "Example: gansearch validate search_spaces/digits.yaml --set train.steps=200",
     "train": "Example: gansearch train search_spaces/digits.yaml --out runs/digits --steps 500",
     "run": "Example: gansearch run search_spaces/digits.yaml --out studies/digits --num-trials 8",
@@ -70,6 +71,23 @@ def _load(space: Path, overrides: list[str]):  # -> SpaceFile
     from gansearch.config import load
 
     return load(space, overrides)
+
+
+@app.command(epilog=EXAMPLES["init"])
+def init(
+    name: str = typer.Argument("digits", help="Which shipped example (--list shows them)"),
+    out: Path = typer.Option(Path("."), "--out", help="Folder to write NAME.yaml into"),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing NAME.yaml"),
+    list_: bool = typer.Option(False, "--list", help="List the shipped examples and exit"),
+) -> None:
+    """Write one of the example space files that ship with gansearch, to edit and run."""
+    from gansearch.config import examples
+
+    if list_:
+        typer.echo("\n".join(examples.names()))
+        return
+    path = examples.write(name, out, force)
+    typer.echo(f"wrote {path}: gansearch validate {path}, then gansearch run {path} --out studies/{name}")
 
 
 @app.command(epilog=EXAMPLES["validate"])

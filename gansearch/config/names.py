@@ -21,7 +21,7 @@ POINT_DATASETS: tuple[str, ...] = ("ring8", "grid25")
 DATASETS: tuple[str, ...] = IMAGE_DATASETS + POINT_DATASETS
 
 IMAGE_MODELS: tuple[str, ...] = ("dcgan", "msg", "progressive")  # msg: MSG-GAN; progressive: ProGAN's growing
-POINT_MODELS: tuple[str, ...] = ("mlp",)
+POINT_MODELS: tuple[str, ...] = ("mlp", "pacgan_mlp")
 MODELS: tuple[str, ...] = ("auto",) + IMAGE_MODELS + POINT_MODELS
 # what `model.name: auto` builds: dcgan for images, mlp for 2D points
 AUTO_MODEL: dict[str, str] = {"image": "dcgan", "points": "mlp"}

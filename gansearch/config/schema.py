@@ -113,6 +113,15 @@ class RerunConfig(_Closed):
     seeds: StrictInt = Field(3, ge=2, le=1000, description="fresh seeds per configuration")
 
 
+class ASHAConfig(_Closed):
+    """Early stopping's rungs (scheduler asha or hyperband): the first cut at `grace_period` trainer steps,
+    then every `reduction_factor` times as many, keeping the best 1/reduction_factor at each. Choose the
+    grace period where the metric's rank starts to predict the end (bench/rank_correlation.py)."""
+
+    grace_period: StrictInt | None = Field(None, ge=1, description="trainer steps; None: eval.every")
+    reduction_factor: StrictInt = Field(3, ge=2, le=16)
+
+
 class PBTConfig(_Closed):
     """Population Based Training (Jaderberg et al. 2017): every `perturbation_interval` trainer steps the
     worst `quantile_fraction` of the population copies the weights of one of the best and continues with
@@ -133,8 +142,8 @@ class SearchConfig(_Closed):
     metric: StrictStr | None = None  # None: the dataset's headline metric (gansearch.config.metrics.headline)
     mode: Literal["min", "max"] | None = None  # None: the metric's own better direction
     sampler: Literal["tpe", "random", "qmc", "cmaes", "gp", "nsga2"] = "tpe"
-    # none by default: bench/search_efficiency.py found TPE without early stopping at or ahead of TPE + ASHA
-    # on ring8, grid25 and digits (README, "Benchmarks"); ASHA is one line away
+    # none by default until bench/search_efficiency.py's paired study decides (its pre-written rule keeps
+    # none unless ASHA beats TPE on ring8 and digits); ASHA is one line away, with search.asha's rungs
     scheduler: Literal["asha", "hyperband", "pbt", "pb2", "none"] = "none"
     num_trials: StrictInt = Field(8, ge=1, le=100000)
     max_concurrent: StrictInt | None = Field(None, ge=1, description="None: as many as resources allow")
@@ -143,11 +152,15 @@ class SearchConfig(_Closed):
     objectives: list[Objective] | None = None  # several: multi-objective (the first drives the scheduler)
     max_failures: StrictInt = Field(2, ge=0, le=100, description="restarts of a crashed trial from its last checkpoint")
     rerun_top_k: RerunConfig | None = None
+    asha: ASHAConfig = ASHAConfig()  # used by scheduler asha and hyperband (a space may keep it with none)
     pbt: PBTConfig | None = None  # with scheduler: pbt or pb2
     # categorical names whose every combination of choices the study cycles through, in order, as Optuna's
     # enqueued partial trials (the sampler draws the rest): a balanced design where one group's share is
     # the finding, e.g. [model, loss] in search_spaces/model-sensitivity.yaml (gansearch.search.enqueue)
     stratify: list[StrictStr] = []
+    # the space's defaults are the study's first trial (Optuna's queue, marked `defaults`): a search is then
+    # never worse than the hand-set configuration it starts from; off, every trial is the sampler's
+    defaults_first: StrictBool = True
 
 
 class SpaceFile(_Closed):

@@ -11,6 +11,7 @@ from gansearch.config import SpaceFile, layout
 from gansearch.errors import ConfigError
 from gansearch.search import journal
 from gansearch.search.journal import CLOSED_ATTR
+from gansearch.search.enqueue import ORIGIN_ATTR
 from gansearch.search.space import KEY_ATTR
 from gansearch.tracking import conventions as cv
 
@@ -31,7 +32,8 @@ def close_interrupted(storage: Any, study_name: str) -> tuple[list[Any], list[st
         storage.set_trial_user_attr(storage.get_trial_id_from_study_id_trial_number(study_id, t.number), CLOSED_ATTR, True)
         study.tell(t.number, state=TrialState.FAIL)
         if key is not None and key not in waiting:
-            study.enqueue_trial(t.params, user_attrs={KEY_ATTR: key})
+            kept = {a: t.user_attrs[a] for a in (ORIGIN_ATTR,) if a in t.user_attrs}  # where its values came from
+            study.enqueue_trial(t.params, user_attrs={KEY_ATTR: key, **kept})
             resumed.append(key)
     finished = [
         t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))

@@ -1,7 +1,8 @@
 """`search.scheduler: pbt` (Population Based Training, Jaderberg et al. 2017) and `pb2` (Parker-Holder et al.
 2020): the driver's side, with Ray Tune's schedulers (gansearch.search.pbt_schedulers holds them).
 
-The population is `search.num_trials` members, sampled up front by the study's Optuna sampler (Ray's PBT
+The population is `search.num_trials` members, sampled up front by the study's Optuna sampler, the first
+at the space's defaults unless `search.defaults_first` is off (Ray's PBT
 refuses to run beside a searcher, so the members reach Tune as fixed configs; `population.json` keeps
 them). PBT runs synchronously: each member pauses at every `perturbation_interval` steps until all got
 there, so a donor's checkpoint is at the very step of the member that copies it. Then the worst
@@ -50,6 +51,9 @@ def population(study_dir: Path, study: Any, cfg: SpaceFile, n: int) -> list[dict
     path = study_dir / POPULATION
     if path.exists():
         return json.loads(path.read_text())
+    from gansearch.search.enqueue import enqueue
+
+    enqueue(study, cfg, n)  # search.defaults_first: member 0 is the space's defaults
     fn = define_by_run(cfg.space)
     members = []
     for _ in range(n):

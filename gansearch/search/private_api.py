@@ -67,3 +67,18 @@ def searcher_trial(searcher: Any, trial_id: str) -> Any | None:
 def searcher_study(searcher: Any) -> Any:
     """The optuna.Study OptunaSearch created or loaded (Ray keeps it private)."""
     return searcher._ot_study
+
+
+def sampler_counts_pruned(sampler: Any) -> bool:
+    """Whether a model-based sampler counts PRUNED trials toward its start-up (CMA-ES's private flag)."""
+    return bool(getattr(sampler, "_consider_pruned_trials", False))
+
+
+def sampler_startup(sampler: Any) -> int:
+    """How many finished trials an Optuna sampler draws independently before its model: TPE's, GP's and
+    CMA-ES's private `_n_startup_trials` (no public getter), NSGA-II's first generation (its public
+    `population_size`); 0 where it has neither."""
+    for name in ("_n_startup_trials", "population_size"):
+        if getattr(sampler, name, None) is not None:
+            return int(getattr(sampler, name))
+    return 0

@@ -9,11 +9,17 @@ from gansearch.config import SpaceFile
 POPULATION_SCHEDULERS = ("pbt", "pb2")  # the population schedulers: gansearch.search.population runs them, not a searcher
 
 
+def grace_period(cfg: SpaceFile) -> int:
+    """search.asha.grace_period, else the first evaluation."""
+    return cfg.search.asha.grace_period or cfg.eval.every
+
+
 def _asha(cfg: SpaceFile, metric: str, mode: str) -> Any:
     from ray.tune.schedulers import ASHAScheduler
 
+    a = cfg.search.asha
     return ASHAScheduler(time_attr="step", metric=metric, mode=mode, max_t=cfg.train.steps,
-                         grace_period=cfg.eval.every, reduction_factor=3)
+                         grace_period=grace_period(cfg), reduction_factor=a.reduction_factor)
 
 
 def _hyperband(cfg: SpaceFile, metric: str, mode: str) -> Any:
@@ -24,7 +30,8 @@ def _hyperband(cfg: SpaceFile, metric: str, mode: str) -> Any:
     from ray.tune.schedulers import AsyncHyperBandScheduler
 
     return AsyncHyperBandScheduler(time_attr="step", metric=metric, mode=mode, max_t=cfg.train.steps,
-                                   grace_period=cfg.eval.every, reduction_factor=3, brackets=3)
+                                   grace_period=grace_period(cfg), reduction_factor=cfg.search.asha.reduction_factor,
+                                   brackets=3)
 
 
 def _pbt(cfg: SpaceFile, metric: str, mode: str) -> Any:

@@ -13,7 +13,8 @@ TRIAL_KEY = "__trial_key"  # config entry naming the trial's folder and MLflow r
 KEY_ATTR = "gansearch_key"  # Optuna user attribute holding it; kept when --resume re-enqueues a trial
 SEED_KEY = "__seed"  # config entry of a rerun: the fresh train.seed it trains with
 RERUN_OF = "__rerun_of"  # config entry of a rerun: the key of the search trial whose configuration it repeats
-META_KEYS = (TRIAL_KEY, SEED_KEY, RERUN_OF)
+ORIGIN_KEY = "__origin"  # config entry: where the trial's values came from (gansearch.search.enqueue.ORIGINS)
+META_KEYS = (TRIAL_KEY, SEED_KEY, RERUN_OF, ORIGIN_KEY)
 
 
 def suggest(trial: Any, name: str, d: Dist) -> Any:
@@ -26,9 +27,12 @@ def suggest(trial: Any, name: str, d: Dist) -> Any:
 
 
 def define_by_run(space: Space) -> Callable[[Any], dict[str, Any]]:
+    from gansearch.search.enqueue import ORIGIN_ATTR, origin
+
     names = order(space)
 
     def fn(trial: Any) -> dict[str, Any]:
+        came_from = origin(trial)  # before any suggest: the sampler's count of finished trials right now
         values: dict[str, Any] = {}
         constants: dict[str, Any] = {}
         for name in names:
@@ -44,6 +48,8 @@ def define_by_run(space: Space) -> Callable[[Any], dict[str, Any]]:
             key = layout.trial_key(trial.number)
             trial.set_user_attr(KEY_ATTR, key)
         constants[TRIAL_KEY] = key
+        trial.set_user_attr(ORIGIN_ATTR, came_from)
+        constants[ORIGIN_KEY] = came_from
         return constants
 
     return fn

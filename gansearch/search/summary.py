@@ -40,7 +40,7 @@ def summarize(study_dir: Path, plan: Plan, uri: str, exp_id: str, parent: str) -
             if r.get(FEATURE_NET_HASH):
                 hashes.setdefault(r[FEATURE_NET_HASH], []).append(folder.name)
         (reruns if is_rerun(folder.name) else trials).append({
-            "key": folder.name, "status": status,
+            "key": folder.name, "status": status, "origin": run.data.tags.get(cv.TAG_ORIGIN) if run else None,
             "run_id": run.info.run_id if run else None, "value": value[1] if value else None,
             "value_step": value[0] if value else None, "last_step": recs[-1]["step"] if recs else None,
             "params": params, **({"pbt": {"initial": pbt["initial"], "lineage": [
@@ -55,8 +55,10 @@ def summarize(study_dir: Path, plan: Plan, uri: str, exp_id: str, parent: str) -
             f"{h}: {', '.join(sorted(set(keys)))}" for h, keys in sorted(hashes.items())) + "): not ranked")
     best = ranked[0] if ranked and refused is None else None
     counts = {st: sum(1 for t in trials if t["status"] == st) for st in cv.STATUSES}
+    origins = [t["origin"] for t in trials if t["origin"]]
     summary = {"metric": plan.metric, "mode": plan.mode, "num_trials": len(trials),
-               "best_value": best["value"] if best else None,
+               "best_value": best["value"] if best else None, "best_origin": best["origin"] if best else None,
+               "origins": {o: origins.count(o) for o in sorted(set(origins))},
                **{f"trials_{k.replace('-', '_')}": v for k, v in counts.items()},
                "trials": ranked + [t for t in trials if t["value"] is None]}
     if refused:
@@ -79,7 +81,7 @@ def with_reruns(summary: dict[str, Any], best: dict[str, Any] | None, top: list[
     if table and table[0]["mean"] is not None:
         first = table[0]
         search_trial = next(t for t in summary["trials"] if t["key"] == first["key"])
-        summary.update(best_mean=first["mean"], best_std=first["std"])
+        summary.update(best_mean=first["mean"], best_std=first["std"], best_origin=search_trial.get("origin"))
         best = {"key": first["key"], "run_id": search_trial["run_id"], "value": first["search_value"],
                 "step": search_trial["value_step"], "mean": first["mean"], "std": first["std"], "seeds": len(seeds)}
     return summary, best
@@ -96,11 +98,14 @@ def print_report(summary: dict[str, Any], study_dir: Path, echo: Callable[[str],
     if summary.get("ranking_refused"):
         echo(f"warning: {summary['ranking_refused']}")
     echo(f"\ntop trials by {summary['metric']} ({summary['mode']}):")
-    echo(f"  {'trial':<12} {'status':<14} {summary['metric']:>10} {'at step':>8}  params")
+    echo(f"  {'trial':<12} {'status':<14} {'origin':<9} {summary['metric']:>10} {'at step':>8}  params")
     for t in summary["trials"][:top]:
         v = "-" if t["value"] is None else f"{t['value']:.4g}"
         ps = " ".join(f"{k}={_fmt(v2)}" for k, v2 in t["params"].items())
-        echo(f"  {t['key']:<12} {str(t['status']):<14} {v:>10} {str(t['value_step']):>8}  {ps}")
+        echo(f"  {t['key']:<12} {str(t['status']):<14} {str(t.get('origin') or '-'):<9} {v:>10} {str(t['value_step']):>8}  {ps}")
+    if summary.get("origins"):
+        echo("trials by origin: " + ", ".join(f"{n} {o}" for o, n in summary["origins"].items())
+             + (f"; the best came from {summary['best_origin']}" if summary.get("best_origin") else ""))
     if summary.get("reruns"):
         echo(f"\nreruns with fresh seeds (ranked by mean {summary['metric']}):")
         for r in summary["reruns"]:

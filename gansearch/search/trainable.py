@@ -94,7 +94,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     from gansearch.config import SpaceFile
     from gansearch.search import member
     from gansearch.search.schedulers import POPULATION_SCHEDULERS
-    from gansearch.search.space import RERUN_OF, SEED_KEY, split_config
+    from gansearch.search.space import ORIGIN_KEY, RERUN_OF, SEED_KEY, split_config
     from gansearch.search.tasks import PopulationTrainer, trainer_class
     from gansearch.tracking.runs import TrialRun, wait_s
     from gansearch.trainer import checkpoint as ckpt_mod
@@ -125,6 +125,8 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     (run_dir / layout.WORKER_PID).write_text(f"{os.getpid()}\n")  # which process trains it (fault tests, debugging)
     run = TrialRun(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key, params, trial_dir=run_dir, task=cfg.task)
     tag_node(run.c, run.run_id, where)
+    if ORIGIN_KEY in config and not run.resumed:
+        run.set_tag(cv.TAG_ORIGIN, str(config[ORIGIN_KEY]))
     if RERUN_OF in config and not run.resumed:  # through the run's buffer, like every other call
         run.set_tag(cv.TAG_RERUN_OF, str(config[RERUN_OF]))
         run.set_tag(cv.TAG_SEED, str(cfg.train.seed))

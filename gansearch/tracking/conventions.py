@@ -21,6 +21,7 @@ TAG_TASK = "gansearch.task"  # the space file's `task` (style_transfer; absent o
 TAG_PARENT = "mlflow.parentRunId"
 TAG_STUDY_DIR = "gansearch.study_dir"  # on the experiment: the folder whose study named it by default
 TAG_RERUN_OF = "gansearch.rerun_of"  # a rerun's search trial (search.rerun_top_k)
+TAG_ORIGIN = "gansearch.origin"  # where a search trial's values came from: defaults, stratum, startup, model, random
 TAG_SEED = "train.seed"  # the seed a rerun trained with (one name with the space file's field)
 # PBT (search.scheduler: pbt): MLflow params are immutable, so a member's hyperparameters are also metrics
 # `hp/<name>`, one point where each value starts; its exploits as `key@step`, oldest first, comma-separated

@@ -1,5 +1,5 @@
 """cluster.yaml passes Ray's own cluster-config schema and validator (from the installed `ray`), installs
-exactly pyproject.toml's pins, and keeps telemetry off and token auth on; a broken copy fails. The KubeRay
+exactly the tested pins (constraints.txt and the Makefile's torch line), and keeps telemetry off and token auth on; a broken copy fails. The KubeRay
 manifest has the structure KubeRay needs and the installed Ray version; the image recipe in
 k8s/Dockerfile installs the same pins."""
 
@@ -29,14 +29,24 @@ def _config() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "cluster.yaml").read_text())
 
 
+# what every node of a cluster must run at the driver's exact version (a Ray cluster refuses a mixed Ray;
+# a trial unpickles the driver's Optuna and MLflow objects; checkpoints cross nodes as torch files)
+NODE_PINNED = ("torch", "torchvision", "ray", "optuna", "mlflow")
+
+
 def _project_pins() -> dict[str, str]:
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    """The versions the suite passed with: constraints.txt, and the Makefile's torch/torchvision line
+    (installed first, from local disk); pyproject.toml itself takes ranges."""
     pins = {}
-    for d in map(Requirement, deps):
-        exact = [s.version for s in d.specifier if s.operator == "=="]
-        if exact:
-            pins[d.name] = exact[0]
-    return pins
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            r = Requirement(line.split("#")[0].strip())
+            pins[r.name] = next(iter(r.specifier)).version
+    make = next(x for x in (ROOT / "Makefile").read_text().splitlines() if "pip install" in x and "torch==" in x)
+    pins.update(_pins_in([make.split("$(BIN)/", 1)[1]]))
+    deps = {Requirement(d).name for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    assert set(NODE_PINNED) <= deps
+    return {k: pins[k] for k in NODE_PINNED}
 
 
 def _pins_in(commands: list[str]) -> dict[str, str]:

@@ -116,11 +116,13 @@ def test_the_python_api_runs_the_same_study_and_reads_it_back(ray_up, tmp_path: 
     # row for row what summary.json says, in its order
     assert list(df["key"]) == [t["key"] for t in summary["trials"]]
     for row, t in zip(df.to_dict("records"), summary["trials"]):
-        assert (row["status"], row["value_step"], row["run_id"]) == (t["status"], t["value_step"], t["run_id"])
+        assert (row["status"], row["value_step"], row["run_id"], row["origin"]) == \
+            (t["status"], t["value_step"], t["run_id"], t["origin"])
         assert row["value"] == pytest.approx(t["value"]) if t["value"] is not None else row["value"] != row["value"]
         assert {k[len("params_"):]: v for k, v in row.items() if k.startswith("params_") and v == v} == t["params"]
     assert study.best_trial is not None and study.best_trial.key == summary["trials"][0]["key"]
     assert study.best_trial.params == summary["trials"][0]["params"]
+    assert sorted(df["origin"]) == ["defaults", "startup"]  # the plug-in space's defaults are trial 0
     again = gansearch.load_study(tmp_path / "api")
     assert again.trials == study.trials and again.best_trial == study.best_trial
 

@@ -56,11 +56,28 @@ def test_optuna_search_names() -> None:
     assert isinstance(private_api.searcher_study(searcher), optuna.Study)
 
 
+def test_sampler_startup_counts() -> None:
+    """Each model-based sampler's start-up count, as gansearch.search.plan builds it, is read back."""
+    import optuna
+
+    from gansearch.search.plan import SAMPLERS
+
+    assert private_api.sampler_startup(SAMPLERS["tpe"](0, 1, 30)) == 10
+    assert private_api.sampler_startup(SAMPLERS["tpe"](0, 1, 6)) == 2
+    assert private_api.sampler_startup(optuna.samplers.GPSampler(seed=0, n_startup_trials=7)) == 7
+    assert private_api.sampler_startup(optuna.samplers.CmaEsSampler(seed=0, n_startup_trials=3)) == 3
+    assert private_api.sampler_startup(optuna.samplers.NSGAIISampler(seed=0, population_size=12)) == 12
+    assert private_api.sampler_startup(optuna.samplers.RandomSampler(seed=0)) == 0
+    assert private_api.sampler_counts_pruned(optuna.samplers.CmaEsSampler(seed=0, consider_pruned_trials=True))
+    assert not private_api.sampler_counts_pruned(optuna.samplers.CmaEsSampler(seed=0))
+
+
 def test_no_other_module_uses_a_private_ray_or_optuna_name() -> None:
     """`x._name` on ray/optuna objects outside private_api and the scheduler subclasses it declares."""
     allowed = {"private_api.py", "pbt_schedulers.py"}
     private_attrs = {"_ot_trials", "_ot_study", "_trial_id", "_raylet", "_node_ip_address", "_completed_trials",
-                     "_storage", "_study_id", "_trial_state", "_perturbation_interval"}
+                     "_storage", "_study_id", "_trial_state", "_perturbation_interval", "_n_startup_trials",
+                     "_consider_pruned_trials"}
     found = []
     for path in PKG.rglob("*.py"):
         if path.name in allowed:

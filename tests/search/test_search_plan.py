@@ -251,3 +251,26 @@ def test_pbt_error_is_one_line_exit_2_before_any_trial(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert r.stderr.startswith("search.pbt.mutate[0]: must name a continuous hyperparameter") and not (tmp_path / "s").exists()
+
+
+def test_asha_rungs_follow_search_asha() -> None:
+    """search.asha reaches Ray's schedulers: the rungs are grace_period x reduction_factor^k (read off the
+    scheduler Ray runs); unset, the first cut is the first evaluation; misplaced or out of range: one line."""
+    def rungs(*sets: str) -> list[int]:
+        cfg = load(DIGITS, ["search.scheduler=asha", *sets])
+        make_plan(cfg)
+        return sorted(r[0] for r in SCHEDULERS["asha"](cfg, "fd_classifier", "min")._brackets[0]._rungs)
+
+    assert rungs("search.asha.grace_period=500", "search.asha.reduction_factor=2") == [500, 1000]
+    assert rungs() == [600]  # digits.yaml's measured rungs: 600 x 4 is past train.steps 1500
+    assert rungs("search.asha.grace_period=null", "search.asha.reduction_factor=3") == [250, 750]  # first evaluation
+    hb = SCHEDULERS["hyperband"](load(DIGITS, ["search.scheduler=hyperband", "search.asha.grace_period=300"]),
+                                 "fd_classifier", "min")
+    assert sorted(r[0] for r in hb._brackets[0]._rungs) == [300, 1200]  # factor 4 from digits.yaml
+    make_plan(load(DIGITS, ["search.asha.grace_period=500"]))  # kept for `--set search.scheduler=asha`
+    make_plan(load(DIGITS, ["search.asha.grace_period=500", "train.steps=100", "eval.every=50"]))  # unused: unchecked
+    with pytest.raises(ConfigErrors) as e:
+        make_plan(load(DIGITS, ["search.scheduler=asha", "search.asha.grace_period=1500"]))
+    assert str(e.value).startswith("search.asha.grace_period: must be >= eval.every (250) and < train.steps (1500)")
+    with pytest.raises(ConfigErrors, match="search.asha.reduction_factor"):
+        load(DIGITS, ["search.scheduler=asha", "search.asha.reduction_factor=1"])

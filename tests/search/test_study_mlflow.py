@@ -4,6 +4,7 @@ server`, its basic-auth app, is tests/search/test_faults.py::test_tracking_serve
 
 from __future__ import annotations
 
+import collections
 import json
 import math
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from gansearch.config import applies, load
+from gansearch.search.enqueue import ENQUEUED_ATTR, ORIGIN_ATTR, defaults
 from study_helpers import DIGITS, SMALL_SPACE, TINY, assert_trained_with, child_runs, jsonl, optuna_trials
 
 pytestmark = pytest.mark.slow
@@ -98,14 +100,35 @@ def _check_study(cfg, out: Path, summary: dict, uri: str, metric: str, mode: str
     assert parent.data.tags["best.key"] == true_best
     assert float(parent.data.tags["best.value"]) == pytest.approx(best_by_key[true_best])
     assert summary["trials"][0]["key"] == true_best and summary["mode"] == mode
+    # where each trial's values came from: one word in Optuna, MLflow and the summary
+    origin = {t["key"]: t["origin"] for t in summary["trials"]}
+    assert {r.data.tags["gansearch.trial_key"]: r.data.tags["gansearch.origin"] for r in runs} == origin
+    assert {k: t.user_attrs[ORIGIN_ATTR] for k, t in ot.items()} == origin
+    assert summary["origins"] == dict(collections.Counter(origin.values()))
+    assert summary["best_origin"] == origin[true_best]
+    if cfg.search.defaults_first:  # the space's defaults are trial 0, and only trial 0
+        assert ot["trial-0000"].params == defaults(cfg) and origin["trial-0000"] == "defaults"
+        assert ot["trial-0000"].user_attrs[ENQUEUED_ATTR] == "defaults"
+        assert sum(o == "defaults" for o in origin.values()) == 1
+    else:
+        assert "defaults" not in origin.values() and ot["trial-0000"].params != defaults(cfg)
 
 
 def test_study_tpe_asha_stops_trials_early(ray_local, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Optuna TPE with ASHA (`scheduler: asha`; the demo runs TPE alone, see test_study_max_mode_tpe). One
     trial at a time, so ASHA's decisions don't hang on which trial reports first."""
-    cfg, out, summary = _study(tmp_path, "search.sampler=tpe", "search.seed=3", "search.max_concurrent=1", num_trials=5)
+    cfg, out, summary = _study(tmp_path, "search.sampler=tpe", "search.seed=5", "search.max_concurrent=1", num_trials=5)
     uri = f"sqlite:///{out / 'mlflow.db'}"
     _check_study(cfg, out, summary, uri, "fd_classifier", "min", 5)
+    # one trial at a time: TPE (n_startup_trials 2) drew trial 1 with one finished trial, the rest from its
+    # model; the enqueued defaults count toward its start-up like any finished trial
+    assert [t["origin"] for t in sorted(summary["trials"], key=lambda t: t["key"])] == \
+        ["defaults", "startup", "model", "model", "model"]
+    # and the report says so: counts, the best trial's origin, where the defaults ranked
+    shown = json.loads((out / "report" / "report.json").read_text())["study"]["origins"]
+    assert shown["counts"] == {"defaults": 1, "startup": 1, "model": 3}
+    assert shown["best"] == summary["trials"][0]["origin"] and shown["best_key"] == summary["trials"][0]["key"]
+    assert shown["defaults_rank"] == 1 + [t["key"] for t in summary["trials"]].index("trial-0000")
     # the progress line's "best" is the summary's best trial and value (its last evaluation), not the
     # best evaluation any trial ever had
     top = summary["trials"][0]
@@ -159,7 +182,8 @@ def test_study_hyperband_end_to_end(ray_local, tmp_path: Path) -> None:
 def test_study_max_mode_tpe(ray_local, tmp_path: Path) -> None:
     # Maximising the distance is silly but makes direction mistakes visible. Trials are ranked by their
     # last evaluation (step 30, after training): continuous values, not step 0's untrained-G tie.
-    cfg, out, summary = _study(tmp_path, "search.mode=max", "search.scheduler=none", "search.seed=1", num_trials=4)
+    cfg, out, summary = _study(tmp_path, "search.mode=max", "search.scheduler=none", "search.seed=1",
+                               "search.defaults_first=false", num_trials=4)
     _check_study(cfg, out, summary, f"sqlite:///{out / 'mlflow.db'}", "fd_classifier", "max", 4)
     assert all(t["status"] == "completed" for t in summary["trials"])
 

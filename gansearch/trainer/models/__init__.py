@@ -12,7 +12,13 @@ from gansearch.config.plugins import is_plugin
 from gansearch.config.schema import ModelConfig
 from gansearch.errors import ConfigError
 from gansearch.trainer.models.dcgan import Discriminator, Generator, dcgan_init
-from gansearch.trainer.models.mlp import PointDiscriminator, PointGenerator
+from gansearch.trainer.models.mlp import (
+    PacGANPointDiscriminator,
+    PacGANPointGenerator,
+    PointDiscriminator,
+    PointGenerator,
+    pacgan_init,
+)
 from gansearch.trainer.models.msg import MSGDiscriminator, MSGGenerator
 from gansearch.trainer.models.progressive import ProgressiveDiscriminator, ProgressiveGenerator
 
@@ -58,11 +64,21 @@ def _mlp(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> tu
     return PointGenerator(cfg.z_dim, cfg.g_width, cfg.depth), PointDiscriminator(cfg.d_width, cfg.depth, cfg.spectral_norm)
 
 
+def _pacgan_mlp(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> tuple[nn.Module, nn.Module]:
+    if len(shape) != 1:
+        raise ConfigError("model.name", model_rule(is_image=True), cfg.name)
+    g, d = PacGANPointGenerator(cfg.z_dim, cfg.g_width), PacGANPointDiscriminator(cfg.d_width)
+    g.apply(pacgan_init)
+    d.apply(pacgan_init)
+    return g, d
+
+
 MODELS: dict[str, Callable[[ModelConfig, tuple[int, ...], bool], tuple[nn.Module, nn.Module]]] = {
     "dcgan": _dcgan,
     "msg": _scaled(MSGGenerator, MSGDiscriminator),  # G emits every scale; D reads them all
     "progressive": _scaled(ProgressiveGenerator, ProgressiveDiscriminator),  # grows 4 px -> S (set_growth)
     "mlp": _mlp,  # no normalization in either network
+    "pacgan_mlp": _pacgan_mlp,  # PacGAN's unpacked 2D networks: G 4x400 batch norm, D 2x200 maxout-5 (g/d_width)
 }
 
 
