@@ -23,7 +23,7 @@ def test_sizes_and_layers_are_pacgans() -> None:
     maxouts = [m for m in d.modules() if isinstance(m, Maxout)]
     assert [(m.linear.in_features, m.n_out, m.pieces) for m in maxouts] == [(2, 200, 5), (200, 200, 5), (200, 200, 5)]
     assert not any(isinstance(m, (nn.BatchNorm1d, nn.LayerNorm)) for m in d.modules())
-    w = torch.cat([m.weight.flatten() for m in lin])
+    w = torch.cat([m.weight.detach().flatten() for m in lin])
     assert abs(float(w.std()) - 0.02) < 0.001 and abs(float(w.mean())) < 0.001
 
 
