@@ -9,6 +9,13 @@ import pytest
 import torch
 
 
+def makefile_torch_pins(root: Path) -> list[str]:
+    """The `name==version` tokens of the Makefile's torch line (torch and torchvision install first, from
+    local disk; constraints.txt leaves them out)."""
+    line = next(x for x in (root / "Makefile").read_text().splitlines() if "pip install" in x and "torch==" in x)
+    return [tok for tok in line.split() if "==" in tok]
+
+
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """`gansearch ARGS` in this process: (exit code, stdout, stderr)."""
     from gansearch.cli.main import main

@@ -9,8 +9,6 @@ from pathlib import Path
 
 from gansearch.errors import ConfigError
 
-DEFAULT = "digits"  # the embedded default: sklearn's digits, offline
-
 
 def names() -> list[str]:
     """Every shipped example, by the name `gansearch init` takes (the file name without .yaml)."""

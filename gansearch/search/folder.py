@@ -32,7 +32,7 @@ def close_interrupted(storage: Any, study_name: str) -> tuple[list[Any], list[st
         storage.set_trial_user_attr(storage.get_trial_id_from_study_id_trial_number(study_id, t.number), CLOSED_ATTR, True)
         study.tell(t.number, state=TrialState.FAIL)
         if key is not None and key not in waiting:
-            kept = {a: t.user_attrs[a] for a in (ORIGIN_ATTR,) if a in t.user_attrs}  # where its values came from
+            kept = {ORIGIN_ATTR: t.user_attrs[ORIGIN_ATTR]} if ORIGIN_ATTR in t.user_attrs else {}  # where its values came from
             study.enqueue_trial(t.params, user_attrs={KEY_ATTR: key, **kept})
             resumed.append(key)
     finished = [

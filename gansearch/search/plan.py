@@ -173,8 +173,8 @@ def make_plan(cfg: SpaceFile, num_trials: int | None = None) -> Plan:
         errs.append(ConfigError("search.pbt", "must be set only with search.scheduler: pbt or pb2", s.scheduler))
     errs.extend(device_errors(cfg))
     errs.extend(stratify_errors(cfg))
-    # search.asha may stay in a file whose scheduler is none: the shipped spaces keep the rungs measured for
-    # them (bench/rank_correlation.py), so `--set search.scheduler=asha` uses those, not the first evaluation;
+    # search.asha may stay in a file whose scheduler is none: digits.yaml keeps the rungs measured for it
+    # (bench/rank_correlation.py), so `--set search.scheduler=asha` uses those, not the first evaluation;
     # checked only where a scheduler uses it (a short `--set train.steps` run without one is fine)
     uses = s.scheduler in ("asha", "hyperband")
     if uses and s.asha.grace_period is not None and not cfg.eval.every <= s.asha.grace_period < cfg.train.steps:

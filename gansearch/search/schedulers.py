@@ -17,9 +17,8 @@ def grace_period(cfg: SpaceFile) -> int:
 def _asha(cfg: SpaceFile, metric: str, mode: str) -> Any:
     from ray.tune.schedulers import ASHAScheduler
 
-    a = cfg.search.asha
     return ASHAScheduler(time_attr="step", metric=metric, mode=mode, max_t=cfg.train.steps,
-                         grace_period=grace_period(cfg), reduction_factor=a.reduction_factor)
+                         grace_period=grace_period(cfg), reduction_factor=cfg.search.asha.reduction_factor)
 
 
 def _hyperband(cfg: SpaceFile, metric: str, mode: str) -> Any:

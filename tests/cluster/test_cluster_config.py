@@ -20,6 +20,8 @@ import yaml
 from packaging.requirements import Requirement
 from ray.autoscaler._private.util import prepare_config, validate_config
 
+from checks import makefile_torch_pins
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((Path(ray.autoscaler.__file__).parent / "ray-schema.json").read_text())
 TELEMETRY_OFF = {"RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true"}
@@ -42,8 +44,7 @@ def _project_pins() -> dict[str, str]:
         if "==" in line and not line.startswith("#"):
             r = Requirement(line.split("#")[0].strip())
             pins[r.name] = next(iter(r.specifier)).version
-    make = next(x for x in (ROOT / "Makefile").read_text().splitlines() if "pip install" in x and "torch==" in x)
-    pins.update(_pins_in([make.split("$(BIN)/", 1)[1]]))
+    pins.update(_pins_in([" ".join(makefile_torch_pins(ROOT))]))
     deps = {Requirement(d).name for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
     assert set(NODE_PINNED) <= deps
     return {k: pins[k] for k in NODE_PINNED}

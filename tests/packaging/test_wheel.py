@@ -14,17 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from checks import makefile_torch_pins
 from gansearch.config import examples
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 SHORT = ["--set", "train.steps=40", "--set", "eval.every=20", "--set", "train.checkpoint_every=20",
          "--set", "eval.num_samples=200", "--set", "eval.kid_subset_size=100", "--set", "eval.grid=16"]
-
-
-def _torch_pins() -> list[str]:
-    line = next(x for x in (ROOT / "Makefile").read_text().splitlines() if "pip install" in x and "torch==" in x)
-    return [tok for tok in line.split() if "==" in tok]
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
@@ -48,7 +44,7 @@ def test_the_wheel_alone_inits_runs_and_exports(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp_path, env)
     vpip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile"]
-    _run([*vpip, *_torch_pins()], tmp_path, env)
+    _run([*vpip, *makefile_torch_pins(ROOT)], tmp_path, env)
     _run([*vpip, "-c", str(ROOT / "constraints.txt"), str(wheel)], tmp_path, env)
     where = _run([str(venv / "bin" / "python"), "-c", "import gansearch; print(gansearch.__file__)"], tmp_path, env)
     assert where.stdout.strip().startswith(str(venv)), where.stdout  # the wheel's copy, not this checkout

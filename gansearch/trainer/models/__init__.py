@@ -58,15 +58,18 @@ def _scaled(g_cls: type[nn.Module], d_cls: type[nn.Module]) -> Callable[[ModelCo
     return build
 
 
-def _mlp(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> tuple[nn.Module, nn.Module]:
+def _points_only(cfg: ModelConfig, shape: tuple[int, ...]) -> None:
     if len(shape) != 1:
         raise ConfigError("model.name", model_rule(is_image=True), cfg.name)
+
+
+def _mlp(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> tuple[nn.Module, nn.Module]:
+    _points_only(cfg, shape)
     return PointGenerator(cfg.z_dim, cfg.g_width, cfg.depth), PointDiscriminator(cfg.d_width, cfg.depth, cfg.spectral_norm)
 
 
 def _pacgan_mlp(cfg: ModelConfig, shape: tuple[int, ...], gradient_penalty: bool) -> tuple[nn.Module, nn.Module]:
-    if len(shape) != 1:
-        raise ConfigError("model.name", model_rule(is_image=True), cfg.name)
+    _points_only(cfg, shape)
     g, d = PacGANPointGenerator(cfg.z_dim, cfg.g_width), PacGANPointDiscriminator(cfg.d_width)
     g.apply(pacgan_init)
     d.apply(pacgan_init)
@@ -78,7 +81,7 @@ MODELS: dict[str, Callable[[ModelConfig, tuple[int, ...], bool], tuple[nn.Module
     "msg": _scaled(MSGGenerator, MSGDiscriminator),  # G emits every scale; D reads them all
     "progressive": _scaled(ProgressiveGenerator, ProgressiveDiscriminator),  # grows 4 px -> S (set_growth)
     "mlp": _mlp,  # no normalization in either network
-    "pacgan_mlp": _pacgan_mlp,  # PacGAN's unpacked 2D networks: G 4x400 batch norm, D 2x200 maxout-5 (g/d_width)
+    "pacgan_mlp": _pacgan_mlp,  # PacGAN's unpacked 2D networks: G 4x400 batch norm, D 3x200 maxout-5 (g/d_width)
 }
 
 
