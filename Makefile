@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_OUT ?= demo-out
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo demo-train test test-fast bench constraints clean
+.PHONY: install demo demo-train test test-fast docs bench constraints clean
 
 # constraints.txt: every package version the suite passed with (torch, torchvision and what their pins
 # decide are installed first, from local disk). Refresh it with `make constraints` after changing a dependency.
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q --upgrade pip
 	# torch/torchvision pinned here and in pyproject.toml; plain pip (not uv/poetry) finds them on local disk
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,6 +39,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadfile -q -ra -m "not slow"
 
+# The docs site (docs/, mkdocs.yml) into site/: --strict fails on a broken link, anchor or missing page, and
+# docs/spaces.md's reference is generated from the schema at build time (mkdocs_hooks.py).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 constraints: $(STAMP)
 	{ echo "# Every package version the test suite passed with; make and .ci/run install through it."; \
 	  echo "# torch/torchvision (and the CUDA wheels their pins decide) come first, from local disk. Refresh: make constraints"; \
@@ -50,4 +55,4 @@ bench: $(STAMP)
 	@echo "trainer_throughput.py needs a pytorch/examples checkout for its reference: see bench/README.md"
 
 clean:
-	rm -rf $(DEMO_OUT) .pytest_cache
+	rm -rf $(DEMO_OUT) .pytest_cache site

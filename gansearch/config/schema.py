@@ -17,41 +17,42 @@ class _Closed(BaseModel):
 
 
 class DataConfig(_Closed):
-    name: StrictStr = "digits"
-    root: StrictStr | None = None  # folder with the dataset's files; None: the dataset's usual places
-    image_size: StrictInt = Field(16, description="pixels per side the models see (16, 32 or 64)")
+    name: StrictStr = Field("digits", description="a built-in dataset (Names, below) or a plug-in package.module:function")
+    root: StrictStr | None = Field(None, description="folder with the dataset's files; null: the dataset's usual places")
+    image_size: StrictInt = Field(16, description="pixels per side the models see (16, 32, 64 or 128)")
     max_samples: StrictInt | None = Field(None, gt=0, description="cap on training images")
 
 
 class ModelConfig(_Closed):
-    name: StrictStr = "auto"  # auto: dcgan for images, mlp for 2D points
-    z_dim: StrictInt = Field(64, ge=1, le=4096)
+    name: StrictStr = Field("auto", description="architecture (auto: dcgan for images, mlp for 2-D points) or a "
+                                                "plug-in package.module:function returning (G, D)")
+    z_dim: StrictInt = Field(64, ge=1, le=4096, description="latent size")
     g_width: StrictInt = Field(64, ge=1, le=4096, description="DCGAN ngf / MLP hidden units of G")
     d_width: StrictInt = Field(64, ge=1, le=4096, description="DCGAN ndf / MLP hidden units of D")
     depth: StrictInt = Field(0, ge=0, le=16, description="extra layers (DCGAN 3x3 convs, MLP hidden)")
-    spectral_norm: StrictBool = False
-    d_batchnorm: StrictBool = True
+    spectral_norm: StrictBool = Field(False, description="spectral normalisation on D's layers")
+    d_batchnorm: StrictBool = Field(True, description="batch norm in D (a WGAN-GP critic gets layer norm instead)")
 
 
 class TrainConfig(_Closed):
-    steps: StrictInt = Field(2000, ge=1, le=10**9)
-    batch_size: StrictInt = Field(64, ge=1, le=65536)
-    device: StrictStr = "auto"
-    seed: StrictInt = Field(0, ge=0, le=2**63 - 1)
-    checkpoint_every: StrictInt = Field(500, ge=1)
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
-    channels_last: StrictBool = True
-    compile: StrictBool = False
-    threads: StrictInt | None = Field(None, ge=1, le=1024)
+    steps: StrictInt = Field(2000, ge=1, le=10**9, description="generator updates (optimizer steps) per trial")
+    batch_size: StrictInt = Field(64, ge=1, le=65536, description="images (or points) per batch")
+    device: StrictStr = Field("auto", description="auto (what Ray granted; alone: CUDA when present), cpu, mps, cuda or cuda:N")
+    seed: StrictInt = Field(0, ge=0, le=2**63 - 1, description="weights, batches and evaluation latents")
+    checkpoint_every: StrictInt = Field(500, ge=1, description="trainer steps between checkpoints")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast on CUDA, fp32 on CPU")
+    channels_last: StrictBool = Field(True, description="NHWC memory layout for the convolutions")
+    compile: StrictBool = Field(False, description="torch.compile G and D (pays on 32/64-px models)")
+    threads: StrictInt | None = Field(None, ge=1, le=1024, description="torch CPU threads; null: the trial's CPUs")
 
 
 class EvalConfig(_Closed):
-    every: StrictInt = Field(250, ge=1)
-    num_samples: StrictInt = Field(1000, ge=2, le=10**7)
-    feature_net: StrictStr = "auto"  # auto: inception when weights are given, else the dataset's classifier
-    inception_weights: StrictStr | None = None
-    kid: StrictBool = True
-    kid_subset_size: StrictInt = Field(500, ge=2)
+    every: StrictInt = Field(250, ge=1, description="trainer steps between evaluations")
+    num_samples: StrictInt = Field(1000, ge=2, le=10**7, description="distinct generated samples each evaluation scores")
+    feature_net: StrictStr = Field("auto", description="auto: inception when weights are given, else the dataset's classifier")
+    inception_weights: StrictStr | None = Field(None, description="pytorch-fid's Inception weights file (never downloaded)")
+    kid: StrictBool = Field(True, description="also the kernel distance (KID)")
+    kid_subset_size: StrictInt = Field(500, ge=2, description="samples per KID subset")
     grid: StrictInt = Field(64, ge=1, le=10000, description="images (or 2D points) in each sample grid")
     oscillation_window: StrictInt = Field(200, ge=8, description="steps of loss history per oscillation")
     collapse_threshold: StrictFloat = Field(0.05, ge=0.0, description="D loss below this counts as ~0")
@@ -61,14 +62,16 @@ class EvalConfig(_Closed):
 class Dist(_Closed):
     """A search distribution; outside a search the parameter takes `default`."""
 
-    type: Literal["loguniform", "uniform", "int", "categorical"]
-    low: StrictInt | StrictFloat | None = None
-    high: StrictInt | StrictFloat | None = None
-    step: StrictInt | StrictFloat | None = None
-    log: StrictBool = False
-    choices: list[Scalar] | None = None
-    default: Scalar | None = None
-    when: dict[StrictStr, Union[Scalar, list[Scalar]]] | None = None
+    type: Literal["loguniform", "uniform", "int", "categorical"] = Field(..., description="the distribution")
+    low: StrictInt | StrictFloat | None = Field(None, description="lower end of the range (inclusive)")
+    high: StrictInt | StrictFloat | None = Field(None, description="upper end of the range (inclusive)")
+    step: StrictInt | StrictFloat | None = Field(None, description="grid step of uniform or int")
+    log: StrictBool = Field(False, description="int on a log scale")
+    choices: list[Scalar] | None = Field(None, description="the values of a categorical")
+    default: Scalar | None = Field(None, description="the value outside a search and in trial 0; null: the middle of "
+                                                     "the range, or the first choice")
+    when: dict[StrictStr, Union[Scalar, list[Scalar]]] | None = Field(
+        None, description="active only when these parameters take these values, e.g. {balance: ttur}")
 
     def fallback_default(self) -> Any:
         """The value to train with when no default is written: the middle of the range."""
@@ -102,14 +105,14 @@ class ResourcesConfig(_Closed):
 
 
 class Objective(_Closed):
-    metric: StrictStr
-    mode: Literal["min", "max"] | None = None  # None: the metric's own better direction
+    metric: StrictStr = Field(..., description="a metric name (What is measured)")
+    mode: Literal["min", "max"] | None = Field(None, description="null: the metric's own better direction")
 
 
 class RerunConfig(_Closed):
     """Rerun the best k configurations with fresh seeds at full budget: rank by the mean, not a lucky seed."""
 
-    k: StrictInt = Field(3, ge=1, le=1000)
+    k: StrictInt = Field(3, ge=1, le=1000, description="configurations to rerun")
     seeds: StrictInt = Field(3, ge=2, le=1000, description="fresh seeds per configuration")
 
 
@@ -118,8 +121,8 @@ class ASHAConfig(_Closed):
     then every `reduction_factor` times as many, keeping the best 1/reduction_factor at each. Choose the
     grace period where the metric's rank starts to predict the end (bench/rank_correlation.py)."""
 
-    grace_period: StrictInt | None = Field(None, ge=1, description="trainer steps; None: eval.every")
-    reduction_factor: StrictInt = Field(3, ge=2, le=16)
+    grace_period: StrictInt | None = Field(None, ge=1, description="trainer steps to the first cut; null: eval.every")
+    reduction_factor: StrictInt = Field(3, ge=2, le=16, description="each rung keeps the best 1/reduction_factor")
 
 
 class PBTConfig(_Closed):
@@ -129,8 +132,10 @@ class PBTConfig(_Closed):
     drawn again from its range)."""
 
     perturbation_interval: StrictInt = Field(..., ge=1, description="trainer steps between perturbations")
-    quantile_fraction: StrictFloat = Field(0.25, gt=0.0, le=0.5)
-    resample_probability: StrictFloat = Field(0.25, ge=0.0, le=1.0)
+    quantile_fraction: StrictFloat = Field(0.25, gt=0.0, le=0.5, description="share of the population that copies, "
+                                                                          "and share it copies from")
+    resample_probability: StrictFloat = Field(0.25, ge=0.0, le=1.0, description="chance a mutated value is drawn "
+                                                                               "again from its range (pbt only)")
     mutate: list[StrictStr] = Field(..., min_length=1, description="continuous hyperparameters PBT may change")
     # with scheduler pb2 (Parker-Holder et al. 2020) a GP bandit picks the new values inside the range instead
     # of the x0.8/x1.2 moves; resample_probability does not apply there
@@ -139,41 +144,43 @@ class PBTConfig(_Closed):
 class SearchConfig(_Closed):
     """How `gansearch run` searches; names of samplers/schedulers match gansearch.search's tables."""
 
-    metric: StrictStr | None = None  # None: the dataset's headline metric (gansearch.config.metrics.headline)
-    mode: Literal["min", "max"] | None = None  # None: the metric's own better direction
-    sampler: Literal["tpe", "random", "qmc", "cmaes", "gp", "nsga2"] = "tpe"
+    metric: StrictStr | None = Field(None, description="what trials are ranked by; null: the dataset's headline metric")
+    mode: Literal["min", "max"] | None = Field(None, description="null: the metric's own better direction")
+    sampler: Literal["tpe", "random", "qmc", "cmaes", "gp", "nsga2"] = Field("tpe", description="Optuna's sampler")
     # none by default until bench/search_efficiency.py's paired study decides (its pre-written rule keeps
     # none unless ASHA beats TPE on ring8 and digits); ASHA is one line away, with search.asha's rungs
-    scheduler: Literal["asha", "hyperband", "pbt", "pb2", "none"] = "none"
-    num_trials: StrictInt = Field(8, ge=1, le=100000)
-    max_concurrent: StrictInt | None = Field(None, ge=1, description="None: as many as resources allow")
-    resources_per_trial: ResourcesConfig = ResourcesConfig()
-    seed: StrictInt = Field(0, ge=0, le=2**32 - 1)
-    objectives: list[Objective] | None = None  # several: multi-objective (the first drives the scheduler)
+    scheduler: Literal["asha", "hyperband", "pbt", "pb2", "none"] = Field(
+        "none", description="Ray Tune's scheduler: early stopping (asha, hyperband), population training (pbt, "
+                            "pb2) or none")
+    num_trials: StrictInt = Field(8, ge=1, le=100000, description="trials (PBT: population members)")
+    max_concurrent: StrictInt | None = Field(None, ge=1, description="trials at once; null: as many as the resources allow")
+    resources_per_trial: ResourcesConfig = Field(ResourcesConfig(), description="what Ray reserves for each trial")
+    seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="the sampler's and the scheduler's seed")
+    objectives: list[Objective] | None = Field(None, description="several metrics: multi-objective (with scheduler none)")
     max_failures: StrictInt = Field(2, ge=0, le=100, description="restarts of a crashed trial from its last checkpoint")
-    rerun_top_k: RerunConfig | None = None
-    asha: ASHAConfig = ASHAConfig()  # used by scheduler asha and hyperband (a space may keep it with none)
-    pbt: PBTConfig | None = None  # with scheduler: pbt or pb2
+    rerun_top_k: RerunConfig | None = Field(None, description="rerun the best k with fresh seeds; rank by the mean")
+    asha: ASHAConfig = Field(ASHAConfig(), description="the rungs of asha and hyperband (kept, unused, with none)")
+    pbt: PBTConfig | None = Field(None, description="required with scheduler pbt or pb2")
     # categorical names whose every combination of choices the study cycles through, in order, as Optuna's
     # enqueued partial trials (the sampler draws the rest): a balanced design where one group's share is
     # the finding, e.g. [model, loss] in search_spaces/model-sensitivity.yaml (gansearch.search.enqueue)
-    stratify: list[StrictStr] = []
+    stratify: list[StrictStr] = Field([], description="categoricals whose every combination gets an equal share of trials")
     # the space's defaults are the study's first trial (Optuna's queue, marked `defaults`): a search is then
     # never worse than the hand-set configuration it starts from; off, every trial is the sampler's
-    defaults_first: StrictBool = True
+    defaults_first: StrictBool = Field(True, description="the space's defaults are trial 0 (Optuna's queue, origin defaults)")
 
 
 class SpaceFile(_Closed):
-    name: StrictStr | None = None
-    description: StrictStr | None = None
-    task: Literal["gan", "style_transfer"] = "gan"  # which trainer the search runs (gansearch.search.tasks)
-    data: DataConfig = DataConfig()
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
-    eval: EvalConfig = EvalConfig()
-    space: dict[StrictStr, Union[Dist, Scalar]] = {}
-    search: SearchConfig = SearchConfig()
-    style: StyleConfig | None = None  # task: style_transfer (gansearch.config.style)
+    name: StrictStr | None = Field(None, description="the study's default folder name (studies/<name>)")
+    description: StrictStr | None = Field(None, description="free text")
+    task: Literal["gan", "style_transfer"] = Field("gan", description="which trainer the search runs")
+    data: DataConfig = Field(DataConfig(), description="the training data")
+    model: ModelConfig = Field(ModelConfig(), description="the networks")
+    train: TrainConfig = Field(TrainConfig(), description="one trial's training")
+    eval: EvalConfig = Field(EvalConfig(), description="each evaluation")
+    space: dict[StrictStr, Union[Dist, Scalar]] = Field({}, description="hyperparameters: a distribution or a fixed value")
+    search: SearchConfig = Field(SearchConfig(), description="how gansearch run searches")
+    style: StyleConfig | None = Field(None, description="the two images of task: style_transfer")
 
 
 SECTIONS: dict[str, type[BaseModel]] = {
