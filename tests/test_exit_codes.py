@@ -31,6 +31,20 @@ def test_exit_0_done_and_1_diverged(tmp_path: Path) -> None:
     assert summary["status"] == "diverged" and 0 < summary["diverged_step"] < 30
 
 
+
+def test_exit_2_a_kid_subset_the_data_cant_fill(tmp_path: Path) -> None:
+    """A folder of fewer real images than eval.kid_subset_size is one line naming that field, before any
+    training step (it once surfaced as the metric's own message from inside every trial)."""
+    r = subprocess.run([EXE, "train", str(ROOT / "search_spaces" / "digits.yaml"), "--out", str(tmp_path / "small"),
+                        "--quiet", "--steps", "10", *TINY, "--set", "data.max_samples=150", "--set", "eval.kid_subset_size=200"],
+                       capture_output=True, text=True, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr[-2000:]
+    assert lines[0].startswith("eval.kid_subset_size: must be at most eval.num_samples (256) and the real images "
+                               "scored (150; or set eval.kid: false), got 200"), lines[0]
+    assert not (tmp_path / "small" / "metrics.jsonl").exists()
+
+
 def test_exit_130_interrupted(tmp_path: Path) -> None:
     out = tmp_path / "run"
     proc = subprocess.Popen([EXE, "train", str(ROOT / "search_spaces" / "digits.yaml"), "--out", str(out), "--quiet",

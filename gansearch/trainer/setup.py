@@ -44,6 +44,16 @@ def reset_peak_memory(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
+def check_kid_subset(kid: bool, subset: int, num_samples: int, num_real: int) -> None:
+    """A KID subset draws from both the generated and the real features: a small image folder can't fill the
+    space file's subset size. Said as the field to change, before any trial (the driver builds this setup
+    first), instead of the metric's own error from inside every trial."""
+    if kid and subset > min(num_samples, num_real):
+        raise ConfigError("eval.kid_subset_size",
+                          f"must be at most eval.num_samples ({num_samples}) and the real images scored "
+                          f"({num_real}; or set eval.kid: false)", subset)
+
+
 class EvalSetup:
     def __init__(self, cfg: SpaceFile, device: torch.device) -> None:
         self.cfg = cfg
@@ -51,10 +61,12 @@ class EvalSetup:
         ev = cfg.eval
         self.net = feature_net_for(self.dataset, ev.feature_net, ev.inception_weights, device=device)
         heldout = heldout_images(self.dataset)[0] if self.net.num_classes else None
+        real = real_features(self.net, self.dataset)
+        check_kid_subset(ev.kid, ev.kid_subset_size, ev.num_samples, len(real))
         self.evaluator = Evaluator(
             self.dataset,
             self.net,
-            real_features(self.net, self.dataset),
+            real,
             num_samples=ev.num_samples,
             kid_subset_size=ev.kid_subset_size,
             kid=ev.kid,
