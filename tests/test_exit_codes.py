@@ -1,4 +1,4 @@
-"""The README's exit codes of `gansearch train`, in real processes: 0 done, 1 the run diverged (recorded,
+"""The exit codes (docs/export.md) of `gansearch train`, in real processes: 0 done, 1 the run diverged (recorded,
 with the step), 2 bad input, 130 interrupted. (3, the tracking server down at the end of `run`, is
 tests/search/test_tracking_down.py; 2 for every kind of bad input is test_cli_errors.py and config/.)"""
 

@@ -4,5 +4,5 @@
 runs it. Most modules import Ray and Optuna inside the functions that use them, so `gansearch --help`,
 `validate` and the plan stay light. Three subclass Ray's classes and import it at their top: `searcher`
 (OptunaSearch), `pbt_schedulers` (PBT, PB2) and `progress` (a Tune Callback); they in turn are imported only
-inside functions. Module map: README "Design".
+inside functions. Module map: docs/design.md.
 """
