@@ -275,7 +275,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
         if t["mode"] == "min" and (t.get("target") or 0) > 0:
             ax.set_yscale("log")  # a distance falls by orders of magnitude in the first evaluations
         ax.set(title=f"{name} (R={result['reps']}, median, 25-75 %)", xlabel="cumulative trainer steps",
-               ylabel=f"best {t['metric']} so far ({t['mode']})")
+               ylabel=f"study's answer: best last {t['metric']} ({t['mode']})")
         ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
