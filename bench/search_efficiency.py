@@ -318,14 +318,16 @@ def machine() -> dict[str, Any]:
 
 
 def verdict(m: str, d: dict[str, Any], random_ratio: float | None) -> str:
+    """Said from the interval, not the point: a ratio whose 90 % interval holds random's is no verdict."""
     r = d.get("ratio")
     if m == "random" or r is None or random_ratio is None:
         return ""
-    if not math.isfinite(r):
-        return f"LOSES to random: most reps never reached its result within B ({d['reached']}/{d['reps']} did)"
-    if r >= random_ratio:
-        return "LOSES to random (needs more budget)" if r > random_ratio else "no better than random"
-    return "beats random, meets the <= 1/3 goal" if r <= 1 / 3 else "beats random, misses the <= 1/3 goal"
+    lo, hi = (math.inf if x is None else x for x in d.get("ratio_ci90", [r, r]))
+    if lo <= random_ratio <= hi:
+        return "not distinguishable from random (its interval holds random's ratio)"
+    if hi < random_ratio:
+        return "beats random, meets the <= 1/3 goal" if hi <= 1 / 3 else "beats random, misses the <= 1/3 goal"
+    return f"LOSES to random ({d['reached']}/{d['reps']} reps reached its result within B)"
 
 
 def run_one(cfg: Any, space: Path, folder: Path, task: dict[str, Any]) -> dict[str, Any]:
