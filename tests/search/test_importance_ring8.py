@@ -4,7 +4,8 @@ study's Optuna journal must rank the ratio first and the weight decay last, and 
 
 Measured (final FID on the 2D points, 1500 steps, lr_g 1e-3): ratio below ~0.6 (D too slow) and above
 ~30 (D overpowers G) end at FID 1-8; 1-10 reach 0.01-0.5. PED-ANOVA importance of ttur_ratio, default
-top quantile 5/24, with the scrambled qmc sampler: 0.894 (this test, search.seed 0) and 0.959
+top quantile 5/24, with the scrambled qmc sampler: 0.894 (this test, search.seed 0, before the defaults became trial
+0; 0.908 with them) and 0.959
 (search.seed 1); before scrambling (when qmc ignored the seed) 0.975 and, with train.seed 1, 0.97; the
 random sampler with search.seed 1 gave 0.93. fANOVA gave 1.00 on all. About 80-100 s on 2 quiet cores.
 With 16 trials and ratio 0.1-100 the ranking flipped on one of three studies, hence 24 trials and a
@@ -57,16 +58,21 @@ def test_importance_ranks_the_lr_ratio_first_and_weight_decay_last(ray_up, tmp_p
     assert imp["metric"] == "fd_points" and imp["trials_used"] == 24 and imp["dropped"] == {}
     assert imp["ranking"] == ["ttur_ratio", "weight_decay"]
     assert imp["importances"]["ttur_ratio"] >= 0.75
-    # and says how sure it is: the ratio's bootstrap interval lies above weight decay's ([0.68, 0.99] vs
-    # [0.01, 0.32] on this study), so the verdict ranks it first
-    assert imp["verdict"]["kind"] == "top_first" and imp["sparse"] == {}
-    assert imp["intervals"]["ttur_ratio"][0] > imp["intervals"]["weight_decay"][1]
+    # and says how sure it is. PED-ANOVA scores each resample (about 15 distinct trials) by its top ~3, so
+    # its interval is wide: 0.91 [0.31, 0.97] vs 0.09 [0.03, 0.69] on this study, the same over bootstrap
+    # seeds 0-5 (lower ends 0.26-0.35). The verdict must follow the rule on those intervals: the top one
+    # ranks first only where its interval lies wholly above every other's.
+    assert imp["sparse"] == {}
+    above = imp["intervals"]["ttur_ratio"][0] > imp["intervals"]["weight_decay"][1]
+    assert imp["verdict"]["kind"] == ("top_first" if above else "no_ranking"), imp["verdict"]
     assert all(lo <= imp["importances"][k] <= hi for k, (lo, hi) in imp["intervals"].items())
     fanova = json.loads(write_report(study, tmp_path / "fanova.html", evaluator="fanova")["json"].read_text())
     print("fanova", fanova["importance"][0]["importances"], fanova["importance"][0]["intervals"],
           fanova["importance"][0]["verdict"])
     assert fanova["importance"][0]["ranking"] == ["ttur_ratio", "weight_decay"]
+    # fANOVA's forest separates them in every resample (1.00 [1.00, 1.00] vs 0.00): its verdict ranks the ratio first
     assert fanova["importance"][0]["verdict"]["kind"] == "top_first"
+    assert fanova["importance"][0]["intervals"]["ttur_ratio"][0] > fanova["importance"][0]["intervals"]["weight_decay"][1]
     # the marginal the report plots shows why: the best trial's ratio lies between the extremes
     marg = {m["param"]: m for m in report["marginals"]}["ttur_ratio"]
     best_ratio = marg["x"][marg["y"].index(min(marg["y"]))]
