@@ -16,22 +16,30 @@ from gansearch.config import names, schema
 from gansearch.config.hparams import HPARAMS, HParam
 from gansearch.config.style import STYLE_HPARAMS
 
-# (section key, model, what the section is for); nested models are listed under their own dotted key
-SECTIONS: list[tuple[str, type[BaseModel], str]] = [
-    ("", schema.SpaceFile, "the file's top level"),
-    ("data", schema.DataConfig, "the training data"),
-    ("model", schema.ModelConfig, "the generator and discriminator"),
-    ("train", schema.TrainConfig, "one trial's training"),
-    ("eval", schema.EvalConfig, "each evaluation"),
-    ("space.<name>", schema.Dist, "a searched hyperparameter (or write a fixed value instead)"),
-    ("search", schema.SearchConfig, "how `gansearch run` searches"),
-    ("search.resources_per_trial", schema.ResourcesConfig, "what Ray reserves for each trial"),
-    ("search.objectives[]", schema.Objective, "one objective of a multi-objective study"),
-    ("search.asha", schema.ASHAConfig, "early stopping's rungs (scheduler asha or hyperband)"),
-    ("search.pbt", schema.PBTConfig, "Population Based Training (scheduler pbt or pb2)"),
-    ("search.rerun_top_k", schema.RerunConfig, "rerun the best configurations with fresh seeds"),
-    ("style", schema.StyleConfig, "the images of `task: style_transfer`"),
-]
+def _nested(annotation: Any, suffix: str = "") -> list[tuple[type[BaseModel], str]]:
+    """The models an annotation holds, each with how its key continues: `[]` for a list's items, `.<name>`
+    for a map's values (`space.<name>`), nothing for a plain or optional section."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [(annotation, suffix)]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is list:
+        return [m for a in args for m in _nested(a, suffix + "[]")]
+    if origin is dict:
+        return [m for a in args[1:] for m in _nested(a, suffix + ".<name>")]
+    return [m for a in args for m in _nested(a, suffix)]
+
+
+def _sections(key: str, model: type[BaseModel], purpose: str) -> list[tuple[str, type[BaseModel], str]]:
+    out = [(key, model, purpose)]
+    for name, field in model.model_fields.items():
+        for sub, suffix in _nested(field.annotation):
+            out += _sections(f"{key}.{name}{suffix}" if key else f"{name}{suffix}", sub, field.description or "")
+    return out
+
+
+# (section key, model, what the section is for: the description of the field that holds it), depth first in
+# the schema's own order, found through the annotations so a new nested section can't be left out
+SECTIONS: list[tuple[str, type[BaseModel], str]] = _sections("", schema.SpaceFile, "the file's top level")
 
 # the plug-in families a space file names, each an explicit table
 NAME_TABLES: dict[str, tuple[str, ...]] = {
