@@ -175,6 +175,9 @@ class TrialRun:
         else:
             self.run_id = found
             self.c.update_run(found, status="RUNNING")
+            # a run closed before the crash but never told to the sampler runs again: it is running, and a
+            # second crash must leave it for --resume to close (close_if_left_open)
+            self.c.set_tag(found, cv.TAG_STATUS, "running")
             hist = self.c.get_metric_history(found, "diverged")  # every record carries `diverged`
             self.last_step = max((m.step for m in hist), default=-1)
 
@@ -299,11 +302,21 @@ def flush_study(study_dir: Path, uri: str, experiment_id: str, parent_id: str, t
 
 def close_if_left_open(uri: str, experiment_id: str, parent_id: str, key: str, outcome: str) -> str | None:
     """--resume: close a finished trial's run that a crash left open (between telling the sampler and
-    closing the run). `outcome` is the sampler's verdict: complete, pruned or fail. Returns the status set."""
+    closing the run). `outcome` is the sampler's verdict: complete, pruned or fail. Returns the status set.
+
+    A run still RUNNING whose tag is already final was killed between the close's two calls (tag, then
+    end): it keeps the status the driver gave it, and only ends."""
     c = client(uri)
     run_id = find_trial_run(c, experiment_id, parent_id, key)
-    if run_id is None or c.get_run(run_id).data.tags.get(cv.TAG_STATUS) != "running":
+    if run_id is None:
         return None
+    run = c.get_run(run_id)
+    tag = run.data.tags.get(cv.TAG_STATUS)
+    if tag != "running":
+        if run.info.status != "RUNNING" or tag not in cv.STATUSES:
+            return None
+        close_trial_run(uri, experiment_id, parent_id, key, tag, timeout_s=0)
+        return tag
     if outcome == "pruned":
         status = "stopped-early"
     else:  # a diverged trial is FAIL in Optuna: the run's own record tells it from a trial that raised
