@@ -21,6 +21,7 @@ the JSON says like_for_like false and the README does not quote it.
 
     python bench/pacgan_like.py --task ring8 --estimate
     python bench/pacgan_like.py --task ring8 --search-seed 0          # about 10 h on 2 CPUs; see --estimate
+    (stopped, the same command with the same --work continues where it stopped: it can run in pieces)
     python bench/pacgan_like.py --task ring8 --steps 400 --trials 2 --held-out 2   # smoke
 """
 
@@ -107,7 +108,10 @@ def protocol(task: str, search_seed: int, trials: int, sets: list[str], work: Pa
 
     space = ROOT / "search_spaces" / f"{task}-pacgan.yaml"
     t0 = time.monotonic()
-    study = gansearch.run(space, work / "study", num_trials=trials, overrides=[*sets, f"search.seed={search_seed}"])
+    # run again with the same --work, a stopped run continues: the study resumes, a held-out run resumes from
+    # its checkpoint (one every 1/20 of the steps), and a finished one returns its summary without training
+    study = gansearch.run(space, work / "study", num_trials=trials, overrides=[*sets, f"search.seed={search_seed}"],
+                          resume=(work / "study" / "study.json").exists())
     best = study.best_trial
     cfg, _ = load_space(space, sets)
     answer = {"key": best.key, "origin": (study.summary or {}).get("best_origin"), "params": best.params,
