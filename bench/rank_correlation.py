@@ -66,7 +66,8 @@ def run_study(task: str, trials: int, out: Path, concurrent: int) -> float:
     t0 = time.monotonic()
     gansearch.run(ROOT / space, out, num_trials=trials, overrides=[
         "search.sampler=random", "search.scheduler=none", f"search.seed={seed}", f"search.max_concurrent={concurrent}",
-        f"eval.every={every}", "search.rerun_top_k=null", "search.defaults_first=false"])
+        f"eval.every={every}", "search.rerun_top_k=null", "search.defaults_first=false"],
+        resume=(out / "study.json").exists())  # stopped, the same command continues the study where it stopped
     return time.monotonic() - t0
 
 
