@@ -1,7 +1,7 @@
 """Trials the study fixes before the sampler draws: Optuna's enqueued (partial) trials, and where every
 trial's values came from.
 
-`search.defaults_first` (on by default) makes the space's defaults trial 0, so a search is never worse than
+`search.defaults_first` (off by default; docs/benchmarks.md says why) makes the space's defaults trial 0, so a search is never worse than
 the hand-set configuration it starts from and the report can say whether the sampler beat it.
 
 `search.stratify: [model, loss]` cycles through every combination of those categoricals' choices, so

@@ -2,7 +2,7 @@
 2020): the driver's side, with Ray Tune's schedulers (gansearch.search.pbt_schedulers holds them).
 
 The population is `search.num_trials` members, sampled up front by the study's Optuna sampler, the first
-at the space's defaults unless `search.defaults_first` is off (Ray's PBT
+at the space's defaults when `search.defaults_first` is on (Ray's PBT
 refuses to run beside a searcher, so the members reach Tune as fixed configs; `population.json` keeps
 them). PBT runs synchronously: each member pauses at every `perturbation_interval` steps until all got
 there, so a donor's checkpoint is at the very step of the member that copies it. Then the worst

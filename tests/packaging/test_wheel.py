@@ -55,7 +55,7 @@ def test_the_wheel_alone_inits_runs_and_exports(tmp_path: Path) -> None:
     assert (work / "digits.yaml").read_text() == examples.text("digits")
     _run([exe, "run", "digits.yaml", "--out", "study", "--num-trials", "2", *SHORT], work, env, timeout=900)
     summary = json.loads((work / "study" / "summary.json").read_text())
-    assert summary["num_trials"] == 2 and summary["origins"] == {"defaults": 1, "startup": 1}
+    assert summary["num_trials"] == 2 and summary["origins"] == {"startup": 2}  # defaults_first is off
     _run([exe, "export", "study", "--to", "exports", "--top-k", "1"], work, env)
     manifest = json.loads((work / "exports" / "manifest.json").read_text())
     assert [t["trial_key"] for t in manifest["trials"]] == [summary["trials"][0]["key"]]

@@ -22,7 +22,7 @@ SPACE = ROOT / "search_spaces" / "model-sensitivity.yaml"
 
 @pytest.mark.parametrize("sampler", ["qmc", "tpe", "random"])
 def test_stratified_cells_are_balanced_and_the_rest_is_sampled(sampler: str) -> None:
-    cfg = load(SPACE, ["search.num_trials=26"])
+    cfg = load(SPACE, ["search.num_trials=26", "search.defaults_first=true"])
     assert cfg.search.stratify == ["model", "loss"]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -43,6 +43,9 @@ def test_stratified_cells_are_balanced_and_the_rest_is_sampled(sampler: str) -> 
     wgan = [t for t in study.trials if t.params["loss"] == "wgan_gp"]
     assert wgan and all("gp_weight" in t.params for t in wgan)  # conditionals follow the fixed value
     assert enqueue(study, cfg, 26) == 0  # a study with trials (a --resume) keeps the queue it has
+    off = optuna.create_study(sampler=SAMPLERS[sampler](0, 1, 26))  # the shipped default: strata only
+    assert enqueue(off, load(SPACE, ["search.num_trials=26"]), 26) == 26
+    assert [t.user_attrs[ENQUEUED_ATTR] for t in off.get_trials(deepcopy=False)] == ["stratum"] * 26
 
 
 @pytest.mark.parametrize(("sets", "message"), [
@@ -58,13 +61,14 @@ def test_bad_stratify_is_one_line(sets: list[str], message: str) -> None:
 
 
 def test_defaults_first_and_where_each_trial_came_from() -> None:
-    """search.defaults_first: trial 0 is the space's defaults (conditionals off by default are left out); off,
-    nothing is queued. Each sampler's trials are marked startup, model or random by the sampler's own count."""
-    cfg = load(ROOT / "search_spaces" / "digits.yaml")
+    """search.defaults_first: on, trial 0 is the space's defaults (conditionals off by default are left out);
+    off (the shipped default, docs/benchmarks.md), nothing is queued. Each sampler's trials are marked
+    startup, model or random by the sampler's own count."""
+    cfg = load(ROOT / "search_spaces" / "digits.yaml", ["search.defaults_first=true"])
     first = defaults(cfg)
     assert first == {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "loss": "non_saturating", "balance": "none"}
     assert planned(cfg, 5) == [(first, "defaults")]
-    assert planned(load(ROOT / "search_spaces" / "digits.yaml", ["search.defaults_first=false"]), 5) == []
+    assert planned(load(ROOT / "search_spaces" / "digits.yaml"), 5) == []  # off unless asked for
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fn = define_by_run(cfg.space)
 

@@ -122,7 +122,7 @@ def test_the_python_api_runs_the_same_study_and_reads_it_back(ray_up, tmp_path: 
         assert {k[len("params_"):]: v for k, v in row.items() if k.startswith("params_") and v == v} == t["params"]
     assert study.best_trial is not None and study.best_trial.key == summary["trials"][0]["key"]
     assert study.best_trial.params == summary["trials"][0]["params"]
-    assert sorted(df["origin"]) == ["defaults", "startup"]  # the plug-in space's defaults are trial 0
+    assert sorted(df["origin"]) == ["startup", "startup"]  # search.defaults_first is off: both TPE's draws
     again = gansearch.load_study(tmp_path / "api")
     assert again.trials == study.trials and again.best_trial == study.best_trial
 

@@ -117,7 +117,8 @@ def _check_study(cfg, out: Path, summary: dict, uri: str, metric: str, mode: str
 def test_study_tpe_asha_stops_trials_early(ray_local, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Optuna TPE with ASHA (`scheduler: asha`; the demo runs TPE alone, see test_study_max_mode_tpe). One
     trial at a time, so ASHA's decisions don't hang on which trial reports first."""
-    cfg, out, summary = _study(tmp_path, "search.sampler=tpe", "search.seed=5", "search.max_concurrent=1", num_trials=5)
+    cfg, out, summary = _study(tmp_path, "search.sampler=tpe", "search.seed=5", "search.max_concurrent=1",
+                                  "search.defaults_first=true", num_trials=5)
     uri = f"sqlite:///{out / 'mlflow.db'}"
     _check_study(cfg, out, summary, uri, "fd_classifier", "min", 5)
     # one trial at a time: TPE (n_startup_trials 2) drew trial 1 with one finished trial, the rest from its
