@@ -147,8 +147,8 @@ class SearchConfig(_Closed):
     metric: StrictStr | None = Field(None, description="what trials are ranked by; null: the dataset's headline metric")
     mode: Literal["min", "max"] | None = Field(None, description="null: the metric's own better direction")
     sampler: Literal["tpe", "random", "qmc", "cmaes", "gp", "nsga2"] = Field("tpe", description="Optuna's sampler")
-    # none by default: bench/search_efficiency.py's paired study (15 reps on ring8) found no gain from ASHA,
-    # and its rule, written before the run, keeps none unless ASHA beats TPE on ring8 and digits
+    # none by default: bench/search_efficiency.py's paired study (15 reps on ring8 and on digits) found no
+    # gain from ASHA, and its rule, written before the run, keeps none unless ASHA beats TPE on both
     scheduler: Literal["asha", "hyperband", "pbt", "pb2", "none"] = Field(
         "none", description="Ray Tune's scheduler: early stopping (asha, hyperband), population training (pbt, "
                             "pb2) or none")
