@@ -68,8 +68,8 @@ class Dist(_Closed):
     step: StrictInt | StrictFloat | None = Field(None, description="grid step of uniform or int")
     log: StrictBool = Field(False, description="int on a log scale")
     choices: list[Scalar] | None = Field(None, description="the values of a categorical")
-    default: Scalar | None = Field(None, description="the value outside a search and in trial 0; null: the middle of "
-                                                     "the range, or the first choice")
+    default: Scalar | None = Field(None, description="the value outside a search (and in trial 0 with search.defaults_first); "
+                                                     "null: the middle of the range, or the first choice")
     when: dict[StrictStr, Union[Scalar, list[Scalar]]] | None = Field(
         None, description="active only when these parameters take these values, e.g. {balance: ttur}")
 
