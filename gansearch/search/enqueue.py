@@ -1,8 +1,9 @@
 """Trials the study fixes before the sampler draws: Optuna's enqueued (partial) trials, and where every
 trial's values came from.
 
-`search.defaults_first` (off by default; docs/benchmarks.md says why) makes the space's defaults trial 0, so a search is never worse than
-the hand-set configuration it starts from and the report can say whether the sampler beat it.
+`search.defaults_first` (off by default; docs/benchmarks.md says why) makes the space's defaults trial 0, so
+a search is never worse than the hand-set configuration it starts from and the report can say whether the
+sampler beat it.
 
 `search.stratify: [model, loss]` cycles through every combination of those categoricals' choices, so
 each (model, loss) cell gets the same number of trials, give or take one, and a per-model share is not

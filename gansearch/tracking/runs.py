@@ -304,8 +304,8 @@ def close_if_left_open(uri: str, experiment_id: str, parent_id: str, key: str, o
     """--resume: close a finished trial's run that a crash left open (between telling the sampler and
     closing the run). `outcome` is the sampler's verdict: complete, pruned or fail. Returns the status set.
 
-    A run still RUNNING whose tag is already final was killed between the close's two calls (tag, then
-    end): it keeps the status the driver gave it, and only ends."""
+    A run still RUNNING whose tag is already final was killed after that tag was set (the driver's close
+    sets it, then ends the run; a trial that raised sets `failed` itself): it keeps that status, and ends."""
     c = client(uri)
     run_id = find_trial_run(c, experiment_id, parent_id, key)
     if run_id is None:
@@ -315,9 +315,8 @@ def close_if_left_open(uri: str, experiment_id: str, parent_id: str, key: str, o
     if tag != "running":
         if run.info.status != "RUNNING" or tag not in cv.STATUSES:
             return None
-        close_trial_run(uri, experiment_id, parent_id, key, tag, timeout_s=0)
-        return tag
-    if outcome == "pruned":
+        status = tag
+    elif outcome == "pruned":
         status = "stopped-early"
     else:  # a diverged trial is FAIL in Optuna: the run's own record tells it from a trial that raised
         hist = c.get_metric_history(run_id, "diverged")

@@ -32,7 +32,8 @@ def _state(uri: str, run_id: str) -> tuple[str | None, str]:
     return r.data.tags.get(cv.TAG_STATUS), r.info.status
 
 
-@pytest.mark.parametrize("tag,outcome", [("completed", "complete"), ("stopped-early", "pruned"), ("diverged", "fail")])
+@pytest.mark.parametrize("tag,outcome", [("completed", "complete"), ("stopped-early", "pruned"), ("diverged", "fail"),
+                                        ("failed", "fail")])  # failed: the worker's own tag (trainable)
 def test_killed_between_tag_and_end_is_ended_with_its_tag(study: tuple[str, str, str], tag: str, outcome: str) -> None:
     from gansearch.tracking import conventions as cv
     from gansearch.tracking import runs
