@@ -54,8 +54,8 @@ METHODS = {"random": ("random", "none", False), "tpe": ("tpe", "none", False), "
            "random_asha": ("random", "asha", False), "tpe_asha": ("tpe", "asha", False), "pbt": ("random", "pbt", False)}
 # grace period as a share of a trial, and reduction factor, from bench/rank_correlation.py's rule on full-length
 # trials (bench/results/rank_correlation_<task>.json); a task without one keeps the first evaluation and 3
-ASHA_GRACE_SHARE = {"ring8": 4500 / 6000, "digits": 600 / 1500, "grid25": None}
-ASHA_ETA = {"ring8": 2, "digits": 4, "grid25": 3}
+ASHA_GRACE_SHARE = {"ring8": 4500 / 6000, "digits": 600 / 1500, "grid25": 12000 / 20000}
+ASHA_ETA = {"ring8": 2, "digits": 4, "grid25": 4}
 DECISION = (
     "Written before the run. Compared on ring8 and digits, paired over 15 reps, by the answer at B (product rule). "
     "(1) search.scheduler default: stays none unless tpe_asha's paired difference against tpe has a 90% interval "

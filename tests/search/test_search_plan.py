@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import typing
@@ -274,3 +275,22 @@ def test_asha_rungs_follow_search_asha() -> None:
     assert str(e.value).startswith("search.asha.grace_period: must be >= eval.every (250) and < train.steps (1500)")
     with pytest.raises(ConfigErrors, match="search.asha.reduction_factor"):
         load(DIGITS, ["search.scheduler=asha", "search.asha.reduction_factor=1"])
+
+
+@pytest.mark.parametrize("task", ["digits", "ring8", "grid25"])
+def test_shipped_rungs_are_the_measured_ones(task: str) -> None:
+    """A task's shipped space carries the rungs its rank-correlation study chose (bench/rank_correlation.py):
+    Ray's ASHA, built from the shipped file, cuts at g* x eta*^k. Early stopping not advised: no rungs kept."""
+    found = ROOT / "bench" / "results" / f"rank_correlation_{task}.json"
+    if not found.exists():
+        pytest.skip(f"{task} not measured")
+    measured = json.loads(found.read_text())
+    cfg = load(ROOT / "search_spaces" / f"{task}.yaml", ["search.scheduler=asha"])
+    if not measured["early_stopping_advised"]:
+        assert cfg.search.asha.grace_period is None
+        return
+    make_plan(cfg)
+    g, eta, steps = measured["grace_period"], measured["reduction_factor"], measured["train_steps"]
+    assert steps == cfg.train.steps and cfg.search.metric == measured["metric"]
+    asha = SCHEDULERS["asha"](cfg, measured["metric"], measured["mode"])
+    assert sorted(r[0] for r in asha._brackets[0]._rungs) == [g * eta ** k for k in range(8) if g * eta ** k < steps]
