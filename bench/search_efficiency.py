@@ -5,7 +5,7 @@ so random, tpe and tpe_defaults draw from the same seeded samplers (issue 25, it
 - random, tpe: scheduler none, N trials x T steps = B, search.defaults_first off (every trial the sampler's);
 - tpe_defaults: tpe with the space's defaults enqueued as trial 0 (the shipped default);
 - random_asha, tpe_asha: ASHA_N trials with search.asha.grace_period at the share of a trial that
-  bench/rank_correlation.py chose on full-length trials (ASHA_GRACE_SHARE) and its reduction factor;
+  bench/rank_correlation.py chose on full-length trials and its reduction factor (measured_rungs);
   run_study has no budget stop, so they run ~1.1-1.4 B and are cut at B;
 - pbt: a random population of N members x T steps; every pbt_every evaluations the worst quarter copies one
   of the best and mutates lr_g, lr_d, beta1.
@@ -52,10 +52,19 @@ STYLE = {"random": ("k", "-"), "tpe": ("tab:blue", "-"), "tpe_defaults": ("tab:c
 # method: (sampler, scheduler, defaults first)
 METHODS = {"random": ("random", "none", False), "tpe": ("tpe", "none", False), "tpe_defaults": ("tpe", "none", True),
            "random_asha": ("random", "asha", False), "tpe_asha": ("tpe", "asha", False), "pbt": ("random", "pbt", False)}
-# grace period as a share of a trial, and reduction factor, from bench/rank_correlation.py's rule on full-length
-# trials (bench/results/rank_correlation_<task>.json); a task without one keeps the first evaluation and 3
-ASHA_GRACE_SHARE = {"ring8": 4500 / 6000, "digits": 600 / 1500, "grid25": 12000 / 20000}
-ASHA_ETA = {"ring8": 2, "digits": 4, "grid25": 4}
+
+
+def measured_rungs(task: str) -> tuple[float | None, int]:
+    """(grace period as a share of a trial, reduction factor) that bench/rank_correlation.py's rule chose on
+    full-length trials, read from its results JSON, so the study and the shipped space use the same
+    measurement; a task without one (or where early stopping is not advised) keeps the first evaluation and 3."""
+    found = ROOT / "bench" / "results" / f"rank_correlation_{task}.json"
+    m = json.loads(found.read_text()) if task and found.exists() else {}
+    if not m.get("early_stopping_advised"):
+        return None, 3
+    return m["grace_period"] / m["train_steps"], m["reduction_factor"]
+
+
 DECISION = (
     "Written before the run. Compared on ring8 and digits, paired over 15 reps, by the answer at B (product rule). "
     "(1) search.scheduler default: stays none unless tpe_asha's paired difference against tpe has a 90% interval "
@@ -113,10 +122,9 @@ def overrides(size: Size, method: str, seed: int, task: str = "") -> list[str]:
            "search.resources_per_trial.cpu=1", f"search.sampler={sampler}", f"search.scheduler={scheduler}",
            f"search.num_trials={n}", f"search.defaults_first={str(first).lower()}"]
     if scheduler == "asha":
-        share = ASHA_GRACE_SHARE.get(task)
+        share, eta = measured_rungs(task)
         grace = max(size.every, round(share * size.steps / size.every) * size.every) if share else size.every
-        out += [f"search.asha.grace_period={min(grace, size.steps - size.every)}",
-                f"search.asha.reduction_factor={ASHA_ETA.get(task, 3)}"]
+        out += [f"search.asha.grace_period={min(grace, size.steps - size.every)}", f"search.asha.reduction_factor={eta}"]
     if method == "pbt":
         out += [f"search.pbt.perturbation_interval={size.every * size.pbt_every}", "search.pbt.quantile_fraction=0.25",
                 "search.pbt.resample_probability=0.25", "search.pbt.mutate=[lr_g, lr_d, beta1]"]

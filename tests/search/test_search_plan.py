@@ -254,20 +254,25 @@ def test_pbt_error_is_one_line_exit_2_before_any_trial(tmp_path: Path) -> None:
     assert r.stderr.startswith("search.pbt.mutate[0]: must name a continuous hyperparameter") and not (tmp_path / "s").exists()
 
 
+def _rungs(scheduler: object) -> list[int]:
+    """The trainer steps at which the scheduler Ray runs cuts (its first bracket's rungs)."""
+    return sorted(r[0] for r in scheduler._brackets[0]._rungs)  # type: ignore[attr-defined]
+
+
 def test_asha_rungs_follow_search_asha() -> None:
     """search.asha reaches Ray's schedulers: the rungs are grace_period x reduction_factor^k (read off the
     scheduler Ray runs); unset, the first cut is the first evaluation; misplaced or out of range: one line."""
     def rungs(*sets: str) -> list[int]:
         cfg = load(DIGITS, ["search.scheduler=asha", *sets])
         make_plan(cfg)
-        return sorted(r[0] for r in SCHEDULERS["asha"](cfg, "fd_classifier", "min")._brackets[0]._rungs)
+        return _rungs(SCHEDULERS["asha"](cfg, "fd_classifier", "min"))
 
     assert rungs("search.asha.grace_period=500", "search.asha.reduction_factor=2") == [500, 1000]
     assert rungs() == [600]  # digits.yaml's measured rungs: 600 x 4 is past train.steps 1500
     assert rungs("search.asha.grace_period=null", "search.asha.reduction_factor=3") == [250, 750]  # first evaluation
     hb = SCHEDULERS["hyperband"](load(DIGITS, ["search.scheduler=hyperband", "search.asha.grace_period=300"]),
                                  "fd_classifier", "min")
-    assert sorted(r[0] for r in hb._brackets[0]._rungs) == [300, 1200]  # factor 4 from digits.yaml
+    assert _rungs(hb) == [300, 1200]  # factor 4 from digits.yaml
     make_plan(load(DIGITS, ["search.asha.grace_period=500"]))  # kept for `--set search.scheduler=asha`
     make_plan(load(DIGITS, ["search.asha.grace_period=500", "train.steps=100", "eval.every=50"]))  # unused: unchecked
     with pytest.raises(ConfigErrors) as e:
@@ -281,10 +286,7 @@ def test_asha_rungs_follow_search_asha() -> None:
 def test_shipped_rungs_are_the_measured_ones(task: str) -> None:
     """A task's shipped space carries the rungs its rank-correlation study chose (bench/rank_correlation.py):
     Ray's ASHA, built from the shipped file, cuts at g* x eta*^k. Early stopping not advised: no rungs kept."""
-    found = ROOT / "bench" / "results" / f"rank_correlation_{task}.json"
-    if not found.exists():
-        pytest.skip(f"{task} not measured")
-    measured = json.loads(found.read_text())
+    measured = json.loads((ROOT / "bench" / "results" / f"rank_correlation_{task}.json").read_text())
     cfg = load(ROOT / "search_spaces" / f"{task}.yaml", ["search.scheduler=asha"])
     if not measured["early_stopping_advised"]:
         assert cfg.search.asha.grace_period is None
@@ -292,5 +294,4 @@ def test_shipped_rungs_are_the_measured_ones(task: str) -> None:
     make_plan(cfg)
     g, eta, steps = measured["grace_period"], measured["reduction_factor"], measured["train_steps"]
     assert steps == cfg.train.steps and cfg.search.metric == measured["metric"]
-    asha = SCHEDULERS["asha"](cfg, measured["metric"], measured["mode"])
-    assert sorted(r[0] for r in asha._brackets[0]._rungs) == [g * eta ** k for k in range(8) if g * eta ** k < steps]
+    assert _rungs(SCHEDULERS["asha"](cfg, measured["metric"], measured["mode"])) == [g * eta ** k for k in range(8) if g * eta ** k < steps]
